@@ -1,0 +1,1 @@
+"""Nimbus: a self-hostable chatbot that answers from your own documents and videos."""

@@ -1,0 +1,1 @@
+"""Chats and their messages: storage, conversation memory and streaming answers."""

@@ -1,0 +1,205 @@
+"""One question and its answer: store the question, stream the answer, store the outcome.
+
+No database connection is held while the model generates: the turn begins in one short transaction
+and ends in another, so a hundred concurrent streams need no more than a handful of connections.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import anyio
+
+from nimbus.chat import service as chat_service
+from nimbus.chat.errors import MessageTooLong, NothingToRegenerate
+from nimbus.chat.memory import build_prompt, title_from
+from nimbus.chat.models import Message, MessageRole, MessageStatus
+from nimbus.chat.repository import ChatRepository
+from nimbus.chat.schemas import MessageOut
+from nimbus.config import Settings
+from nimbus.db.base import utcnow
+from nimbus.db.engine import Database
+from nimbus.errors import NimbusError
+from nimbus.llm.base import ChatModel, GenerationParams, PromptMessage, TextDelta, Usage
+from nimbus.llm.errors import LLMError
+
+log = logging.getLogger(__name__)
+
+HISTORY_WINDOW = 200  # messages read to fill the token budget; older ones never fit anyway
+
+
+@dataclass(frozen=True, slots=True)
+class Turn:
+    """A stored question awaiting its answer."""
+
+    chat_id: uuid.UUID
+    user_message: MessageOut
+    assistant_message_id: uuid.UUID
+    prompt: list[PromptMessage]
+
+
+@dataclass(frozen=True, slots=True)
+class TurnStarted:
+    chat_id: uuid.UUID
+    user_message_id: uuid.UUID
+    assistant_message_id: uuid.UUID
+
+
+@dataclass(frozen=True, slots=True)
+class TokenEvent:
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class DoneEvent:
+    message: MessageOut
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorEvent:
+    error: NimbusError
+    message_id: uuid.UUID
+
+
+TurnEvent = TurnStarted | TokenEvent | DoneEvent | ErrorEvent
+
+
+def check_length(content: str, settings: Settings) -> None:
+    """Reject messages longer than the configured limit (413)."""
+    limit = settings.chat.max_message_chars
+    if len(content) > limit:
+        raise MessageTooLong(f"The message has {len(content)} characters; the limit is {limit}.")
+
+
+async def begin_turn(
+    database: Database,
+    session_id: uuid.UUID,
+    chat_id: uuid.UUID,
+    content: str,
+    settings: Settings,
+    model: str,
+) -> Turn:
+    """Store the user's message and an empty answer placeholder, and build the prompt."""
+    check_length(content, settings)
+    async with database.transaction() as db:
+        chat = await chat_service.owned_chat(db, chat_id, session_id)
+        repository = ChatRepository(db)
+        history = await repository.recent_messages(chat.id, HISTORY_WINDOW)
+        user = Message(chat_id=chat.id, role=MessageRole.USER, content=content, status=MessageStatus.COMPLETE)
+        await repository.add(user)
+        assistant = _placeholder(chat.id, model)
+        await repository.add(assistant)
+        if not chat.named_by_user and not history:
+            chat.name = title_from(content, settings.chat.title_chars)
+        chat.updated_at = utcnow()
+        prompt = build_prompt(settings.llm.system_prompt, history, content, settings.chat.history_tokens)
+        return Turn(chat.id, MessageOut.model_validate(user), assistant.id, prompt)
+
+
+async def begin_regenerate(
+    database: Database, session_id: uuid.UUID, chat_id: uuid.UUID, settings: Settings, model: str
+) -> Turn:
+    """Drop the last answer and prepare to answer the last question again."""
+    async with database.transaction() as db:
+        chat = await chat_service.owned_chat(db, chat_id, session_id)
+        repository = ChatRepository(db)
+        messages = await repository.recent_messages(chat.id, HISTORY_WINDOW)
+        last_question = next((i for i in range(len(messages) - 1, -1, -1) if messages[i].role == "user"), None)
+        if last_question is None:
+            raise NothingToRegenerate
+        for stale in messages[last_question + 1 :]:
+            await db.delete(stale)
+        question = messages[last_question]
+        assistant = _placeholder(chat.id, model)
+        await repository.add(assistant)
+        chat.updated_at = utcnow()
+        history = messages[:last_question]
+        prompt = build_prompt(settings.llm.system_prompt, history, question.content, settings.chat.history_tokens)
+        return Turn(chat.id, MessageOut.model_validate(question), assistant.id, prompt)
+
+
+def _placeholder(chat_id: uuid.UUID, model: str) -> Message:
+    return Message(chat_id=chat_id, role=MessageRole.ASSISTANT, content="", status=MessageStatus.STREAMING, model=model)
+
+
+async def stream_turn(
+    database: Database, model: ChatModel, turn: Turn, params: GenerationParams
+) -> AsyncIterator[TurnEvent]:
+    """Generate the answer, yielding events; the outcome is stored whatever happens."""
+    yield TurnStarted(turn.chat_id, turn.user_message.id, turn.assistant_message_id)
+    parts: list[str] = []
+    usage: Usage | None = None
+    try:
+        async for event in model.stream(turn.prompt, params):
+            if isinstance(event, TextDelta):
+                if event.text:
+                    parts.append(event.text)
+                    yield TokenEvent(event.text)
+            else:
+                usage = event
+    except LLMError as exc:
+        await _finish(database, turn, "".join(parts), MessageStatus.ERROR, None, exc.message)
+        yield ErrorEvent(exc, turn.assistant_message_id)
+        return
+    except Exception as exc:
+        log.exception("generation failed for message %s", turn.assistant_message_id)
+        error = LLMError(f"The answer failed: {type(exc).__name__}.")
+        await _finish(database, turn, "".join(parts), MessageStatus.ERROR, None, error.message)
+        yield ErrorEvent(error, turn.assistant_message_id)
+        return
+    except BaseException:
+        # The client went away (cancellation or generator close): keep what was said so far.
+        with anyio.CancelScope(shield=True):
+            await _finish(database, turn, "".join(parts), MessageStatus.INTERRUPTED, usage, None)
+        raise
+    stored = await _finish(database, turn, "".join(parts), MessageStatus.COMPLETE, usage, None)
+    yield DoneEvent(stored)
+
+
+async def complete_turn(database: Database, model: ChatModel, turn: Turn, params: GenerationParams) -> MessageOut:
+    """Generate the whole answer; raise the provider's error (after storing it) on failure."""
+    async for event in stream_turn(database, model, turn, params):
+        if isinstance(event, DoneEvent):
+            return event.message
+        if isinstance(event, ErrorEvent):
+            raise event.error
+    raise LLMError("The answer ended without a result.")  # pragma: no cover - stream_turn always ends
+
+
+async def _finish(
+    database: Database,
+    turn: Turn,
+    content: str,
+    status: MessageStatus,
+    usage: Usage | None,
+    error: str | None,
+) -> MessageOut:
+    async with database.transaction() as db:
+        message = await ChatRepository(db).get_message(turn.assistant_message_id)
+        if message is None:  # the chat was deleted while the answer streamed
+            return _detached(turn, content, status, error)
+        message.content = content
+        message.status = status
+        message.error = error
+        if usage is not None:
+            message.prompt_tokens = usage.prompt_tokens
+            message.completion_tokens = usage.completion_tokens
+        await db.flush()
+        return MessageOut.model_validate(message)
+
+
+def _detached(turn: Turn, content: str, status: MessageStatus, error: str | None) -> MessageOut:
+    return MessageOut(
+        id=turn.assistant_message_id,
+        role=MessageRole.ASSISTANT,
+        content=content,
+        status=status,
+        model=None,
+        prompt_tokens=None,
+        completion_tokens=None,
+        error=error,
+        created_at=utcnow(),
+    )

@@ -1,0 +1,47 @@
+"""Turn events as Server-Sent Events: `start`, `token`…, then `done` or `error`."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+
+from sse_starlette import EventSourceResponse, ServerSentEvent
+
+from nimbus.chat.conversation import DoneEvent, TokenEvent, TurnEvent, TurnStarted
+
+PING_SECONDS = 15  # keeps proxies from closing the stream while a local model is still reading the prompt
+
+
+def to_sse(event: TurnEvent) -> ServerSentEvent:
+    """One wire event; `data` is always a single JSON line."""
+    if isinstance(event, TokenEvent):
+        return ServerSentEvent(event="token", data=json.dumps({"text": event.text}, ensure_ascii=False))
+    if isinstance(event, TurnStarted):
+        payload = {
+            "chat_id": str(event.chat_id),
+            "user_message_id": str(event.user_message_id),
+            "assistant_message_id": str(event.assistant_message_id),
+        }
+        return ServerSentEvent(event="start", data=json.dumps(payload))
+    if isinstance(event, DoneEvent):
+        message = event.message
+        done = {
+            "message_id": str(message.id),
+            "model": message.model,
+            "usage": {"prompt_tokens": message.prompt_tokens, "completion_tokens": message.completion_tokens},
+        }
+        return ServerSentEvent(event="done", data=json.dumps(done))
+    failure = {"code": event.error.code, "message": event.error.message, "message_id": str(event.message_id)}
+    return ServerSentEvent(event="error", data=json.dumps(failure, ensure_ascii=False))
+
+
+async def _encode(events: AsyncIterator[TurnEvent]) -> AsyncIterator[ServerSentEvent]:
+    async for event in events:
+        yield to_sse(event)
+
+
+def event_stream(events: AsyncIterator[TurnEvent]) -> EventSourceResponse:
+    """An SSE response over turn events (nginx buffering disabled for token-by-token delivery)."""
+    return EventSourceResponse(
+        _encode(events), ping=PING_SECONDS, headers={"X-Accel-Buffering": "no", "Cache-Control": "no-cache"}
+    )

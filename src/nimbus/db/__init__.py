@@ -1,0 +1,1 @@
+"""Database access: engine and the one place that commits, embedded PostgreSQL, migrations."""

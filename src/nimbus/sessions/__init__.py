@@ -1,0 +1,1 @@
+"""Private, account-less sessions identified by an opaque bearer token."""

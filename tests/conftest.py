@@ -1,0 +1,163 @@
+"""Test infrastructure: one real PostgreSQL per run (embedded, or DATABASE_URL), migrated once,
+tables emptied after each test; the app over ASGI, and a live server for browser and client tests."""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+import pytest_asyncio
+import uvicorn
+from fastapi import FastAPI
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
+from tests.fakes.openai_server import FakeOpenAI
+
+from nimbus.app import create_app
+from nimbus.config import (
+    ChatSettings,
+    DatabaseSettings,
+    LLMSettings,
+    ServerSettings,
+    SessionSettings,
+    Settings,
+    normalize_dsn,
+    setting_names,
+)
+from nimbus.db import migrate
+from nimbus.db.base import Base
+from nimbus.db.embedded import EmbeddedPostgres
+
+pytest_plugins = ["tests.fakes.fixtures"]
+
+# The developer's own environment must not leak into tests; DATABASE_URL only chooses the test server.
+EXTERNAL_DATABASE_URL = os.environ.get("DATABASE_URL")
+for _name in setting_names():
+    os.environ.pop(_name, None)
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A migrated PostgreSQL with pgvector for the whole run."""
+    if EXTERNAL_DATABASE_URL:
+        url = normalize_dsn(EXTERNAL_DATABASE_URL)
+        migrate.upgrade(url)
+        yield url
+        return
+    server = EmbeddedPostgres(tmp_path_factory.mktemp("pg"))
+    url = server.start()
+    try:
+        migrate.upgrade(url)
+        yield url
+    finally:
+        server.stop()
+
+
+@pytest_asyncio.fixture
+async def clean_db(database_url: str) -> AsyncIterator[str]:
+    """The test database, emptied after the test (equivalent to a rolled-back transaction)."""
+    yield database_url
+    engine = create_async_engine(database_url)
+    tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
+    async with engine.begin() as connection:
+        await connection.execute(text(f"TRUNCATE {tables} CASCADE"))
+    await engine.dispose()
+
+
+def make_settings(database_url: str, data_dir: Path, llm: LLMSettings, **chat: int) -> Settings:
+    """Settings for a test app, independent of the environment and of any `.env`."""
+    return Settings(
+        server=ServerSettings(_env_file=None, data_dir=data_dir),
+        database=DatabaseSettings(_env_file=None, url=database_url, migrate_on_start=False),
+        llm=llm,
+        sessions=SessionSettings(_env_file=None, cleanup_interval_seconds=3600),
+        chat=ChatSettings(_env_file=None, **chat),
+    )
+
+
+def fake_llm(fake: FakeOpenAI, **overrides: object) -> LLMSettings:
+    """LLM settings pointing at the fake OpenAI-protocol server."""
+    values: dict[str, object] = {
+        "provider": "openai",
+        "base_url": fake.base_url,
+        "api_key": "sk-test",
+        "model": "fake-model",
+        "timeout_seconds": 5,
+        "max_retries": 1,
+    }
+    values.update(overrides)
+    return LLMSettings(_env_file=None, **values)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def settings(clean_db: str, tmp_path: Path, fake_openai: FakeOpenAI) -> Settings:
+    return make_settings(clean_db, tmp_path, fake_llm(fake_openai))
+
+
+@pytest_asyncio.fixture
+async def app(settings: Settings) -> AsyncIterator[FastAPI]:
+    application = create_app(settings)
+    async with application.router.lifespan_context(application):
+        yield application
+
+
+@pytest_asyncio.fixture
+async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client over the app (no token)."""
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://nimbus.test") as http:
+        yield http
+
+
+async def new_token(http: httpx.AsyncClient) -> str:
+    response = await http.post("/api/v1/sessions")
+    assert response.status_code == 201
+    token: str = response.json()["token"]
+    return token
+
+
+@pytest_asyncio.fixture
+async def auth(client: httpx.AsyncClient) -> AsyncIterator[httpx.AsyncClient]:
+    """The same client carrying a fresh session's bearer token."""
+    client.headers["Authorization"] = f"Bearer {await new_token(client)}"
+    yield client
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@dataclass(frozen=True)
+class LiveServer:
+    url: str
+    settings: Settings
+
+
+@pytest.fixture(scope="session")
+def live_api(
+    database_url: str, tmp_path_factory: pytest.TempPathFactory, fake_openai_server: FakeOpenAI
+) -> Iterator[LiveServer]:
+    """A real uvicorn server on 127.0.0.1 (in a thread), using the test database and the fake LLM."""
+    settings = make_settings(database_url, tmp_path_factory.mktemp("live"), fake_llm(fake_openai_server))
+    port = free_port()
+    config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning", log_config=None)
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, name="live-api", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("the live API did not start")
+        time.sleep(0.05)
+    yield LiveServer(url=f"http://127.0.0.1:{port}", settings=settings)
+    server.should_exit = True
+    thread.join(timeout=15)

@@ -1,0 +1,323 @@
+"""A real HTTP server speaking the OpenAI chat-completions protocol, scripted per request."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import re
+import socket
+import threading
+import time
+from collections import deque
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Any
+
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.routing import Route
+
+
+@dataclass(frozen=True)
+class Reply:
+    """Answer `text` (or exactly `chunks`, joined) in stream or non-stream form."""
+
+    text: str = ""
+    chunks: Sequence[str] | None = None
+    delay_between_chunks: float = 0.0
+    usage: tuple[int, int] | None = None
+    finish_reason: str = "stop"
+
+    def pieces(self) -> list[str]:
+        """The streamed pieces: `chunks` as given, else `text` split after each word."""
+        if self.chunks is not None:
+            return list(self.chunks)
+        return re.findall(r"\s*\S+\s*", self.text) or ([self.text] if self.text else [])
+
+
+@dataclass(frozen=True)
+class Echo:
+    """Answer `prefix` + the last user message (the default behaviour)."""
+
+    prefix: str = "Echo: "
+    delay_between_chunks: float = 0.0
+
+
+@dataclass(frozen=True)
+class Status:
+    """Answer with an HTTP error status (e.g. 429 with `Retry-After`, 500)."""
+
+    code: int
+    body: dict[str, Any] | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Hang:
+    """Sleep `seconds` before sending anything, then answer `then`."""
+
+    seconds: float
+    then: Reply = field(default_factory=lambda: Reply("late"))
+
+
+@dataclass(frozen=True)
+class HangMidStream:
+    """Stream `text_before`, stall `seconds`, then finish with `text_after`."""
+
+    text_before: str
+    seconds: float
+    text_after: str = ""
+
+
+Behaviour = Reply | Echo | Status | Hang | HangMidStream
+
+
+@dataclass(frozen=True)
+class RecordedRequest:
+    """One request the server received."""
+
+    method: str
+    path: str
+    query: str
+    headers: dict[str, str]
+    body: dict[str, Any]
+
+
+class FakeOpenAI:
+    """OpenAI-compatible server on 127.0.0.1 (ephemeral port) running in a background thread."""
+
+    def __init__(self, *, models: Sequence[str] = ("fake-model",)) -> None:
+        self.models = list(models)
+        self.default: Behaviour = Echo()
+        self.requests: list[RecordedRequest] = []
+        self._script: deque[Behaviour] = deque()
+        self._lock = threading.Lock()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._release: asyncio.Event | None = None
+        self._server: uvicorn.Server | None = None
+        self._thread: threading.Thread | None = None
+        self._port = 0
+
+    @property
+    def url(self) -> str:
+        """Root URL, e.g. `http://127.0.0.1:PORT`."""
+        return f"http://127.0.0.1:{self._port}"
+
+    @property
+    def base_url(self) -> str:
+        """The OpenAI base URL, e.g. `http://127.0.0.1:PORT/v1`."""
+        return f"{self.url}/v1"
+
+    @property
+    def chat_requests(self) -> list[RecordedRequest]:
+        """Received chat-completions requests, in order."""
+        return [r for r in self.requests if r.path.endswith("/chat/completions")]
+
+    def script(self, *behaviours: Behaviour) -> None:
+        """Queue behaviours for the next chat-completions requests, one each, in order."""
+        with self._lock:
+            self._script.extend(behaviours)
+
+    def reset(self) -> None:
+        """Forget scripted behaviours and recorded requests, restore the default, end pending hangs."""
+        with self._lock:
+            self._script.clear()
+            self.requests.clear()
+            self.default = Echo()
+        self._release_hangs()
+
+    def start(self) -> FakeOpenAI:
+        """Bind an ephemeral port and serve until `close()`."""
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(("127.0.0.1", 0))
+        self._port = sock.getsockname()[1]
+        config = uvicorn.Config(
+            self._app(), log_level="warning", lifespan="off", ws="none", timeout_graceful_shutdown=1
+        )
+        self._server = uvicorn.Server(config)
+        server = self._server
+
+        def serve() -> None:
+            with sock:
+                server.run(sockets=[sock])
+
+        self._thread = threading.Thread(target=serve, name="fake-openai", daemon=True)
+        self._thread.start()
+        deadline = time.monotonic() + 10
+        while not server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("the fake OpenAI server did not start")
+            time.sleep(0.005)
+        return self
+
+    def close(self) -> None:
+        """Stop the server and wait for its thread."""
+        self._release_hangs()
+        if self._server is not None and self._thread is not None:
+            self._server.should_exit = True
+            self._thread.join(timeout=10)
+        self._server = self._thread = None
+
+    def __enter__(self) -> FakeOpenAI:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def _next(self) -> Behaviour:
+        with self._lock:
+            return self._script.popleft() if self._script else self.default
+
+    def _release_hangs(self) -> None:
+        """End every pending pause early (from any thread)."""
+        loop, release = self._loop, self._release
+        if loop is not None and release is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(release.set)
+
+    async def _pause(self, seconds: float) -> None:
+        if seconds <= 0:
+            return
+        if self._release is None or self._release.is_set():
+            self._loop, self._release = asyncio.get_running_loop(), asyncio.Event()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._release.wait(), seconds)
+
+    async def _record(self, request: Request) -> dict[str, Any]:
+        raw = await request.body()
+        body: dict[str, Any] = json.loads(raw) if raw else {}
+        self.requests.append(
+            RecordedRequest(request.method, request.url.path, request.url.query, dict(request.headers), body)
+        )
+        return body
+
+    def _app(self) -> Starlette:
+        routes = [
+            Route("/v1/chat/completions", self._chat, methods=["POST"]),
+            Route("/v1/models", self._models, methods=["GET"]),
+            Route("/openai/deployments/{deployment}/chat/completions", self._chat, methods=["POST"]),
+        ]
+        return Starlette(routes=routes)
+
+    async def _models(self, request: Request) -> Response:
+        await self._record(request)
+        data = [{"id": m, "object": "model", "created": 0, "owned_by": "fake"} for m in self.models]
+        return JSONResponse({"object": "list", "data": data})
+
+    async def _chat(self, request: Request) -> Response:
+        body = await self._record(request)
+        behaviour = self._next()
+        if isinstance(behaviour, Hang):
+            await self._pause(behaviour.seconds)
+            behaviour = behaviour.then
+        if isinstance(behaviour, Status):
+            return JSONResponse(
+                behaviour.body or _error_body(behaviour.code), behaviour.code, headers=behaviour.headers
+            )
+        if isinstance(behaviour, Echo):
+            text, delay = behaviour.prefix + _last_user(body), behaviour.delay_between_chunks
+            behaviour = Reply(text, delay_between_chunks=delay)
+        stall: tuple[int, float] | None = None
+        if isinstance(behaviour, HangMidStream):
+            before = Reply(behaviour.text_before).pieces()
+            stall = (len(before), behaviour.seconds)
+            behaviour = Reply(chunks=before + Reply(behaviour.text_after).pieces())
+        completion = _Completion.of(behaviour, body)
+        if body.get("stream"):
+            include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
+            events = self._sse(completion, behaviour.delay_between_chunks, stall, include_usage)
+            return StreamingResponse(events, media_type="text/event-stream")
+        for _ in completion.pieces:
+            await self._pause(behaviour.delay_between_chunks)
+        if stall:
+            await self._pause(stall[1])
+        return JSONResponse(completion.full())
+
+    async def _sse(
+        self, completion: _Completion, delay: float, stall: tuple[int, float] | None, usage: bool
+    ) -> AsyncIterator[str]:
+        yield _event(completion.chunk({"role": "assistant", "content": ""}, None, usage))
+        for index, piece in enumerate(completion.pieces):
+            if stall and index == stall[0]:
+                await self._pause(stall[1])
+            elif index:
+                await self._pause(delay)
+            yield _event(completion.chunk({"content": piece}, None, usage))
+        if stall and stall[0] >= len(completion.pieces):
+            await self._pause(stall[1])
+        yield _event(completion.chunk({}, completion.finish_reason, usage))
+        if usage:
+            yield _event(completion.usage_chunk())
+        yield "data: [DONE]\n\n"
+
+
+@dataclass
+class _Completion:
+    id: str
+    model: str
+    pieces: list[str]
+    finish_reason: str
+    prompt_tokens: int
+    completion_tokens: int
+    created: int = field(default_factory=lambda: int(time.time()))
+
+    @classmethod
+    def of(cls, reply: Reply, body: dict[str, Any]) -> _Completion:
+        pieces, finish = reply.pieces(), reply.finish_reason
+        limit = body.get("max_completion_tokens") or body.get("max_tokens")
+        if isinstance(limit, int) and len(pieces) > limit:
+            pieces, finish = pieces[:limit], "length"
+        messages = body.get("messages") or []
+        words = sum(len(str(m.get("content", "")).split()) for m in messages if isinstance(m, dict))
+        prompt, completion = reply.usage or (words, len(pieces))
+        model = str(body.get("model") or "fake-model")
+        return cls(f"chatcmpl-fake-{time.monotonic_ns()}", model, pieces, finish, prompt, completion)
+
+    def _usage(self) -> dict[str, int]:
+        total = self.prompt_tokens + self.completion_tokens
+        return {
+            "prompt_tokens": self.prompt_tokens,
+            "completion_tokens": self.completion_tokens,
+            "total_tokens": total,
+        }
+
+    def _envelope(self, kind: str) -> dict[str, Any]:
+        envelope = {"id": self.id, "object": kind, "created": self.created, "model": self.model}
+        return envelope | {"system_fingerprint": "fp_fake"}
+
+    def chunk(self, delta: dict[str, str], finish: str | None, usage: bool) -> dict[str, Any]:
+        choice = {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}
+        extra: dict[str, Any] = {"usage": None} if usage else {}
+        return self._envelope("chat.completion.chunk") | {"choices": [choice]} | extra
+
+    def usage_chunk(self) -> dict[str, Any]:
+        return self._envelope("chat.completion.chunk") | {"choices": [], "usage": self._usage()}
+
+    def full(self) -> dict[str, Any]:
+        message = {"role": "assistant", "content": "".join(self.pieces), "refusal": None}
+        choice = {"index": 0, "message": message, "logprobs": None, "finish_reason": self.finish_reason}
+        return self._envelope("chat.completion") | {"choices": [choice], "usage": self._usage()}
+
+
+def _event(payload: dict[str, Any]) -> str:
+    return f"data: {json.dumps(payload, separators=(',', ':'))}\n\n"
+
+
+def _last_user(body: dict[str, Any]) -> str:
+    for message in reversed(body.get("messages") or []):
+        if isinstance(message, dict) and message.get("role") == "user":
+            content = message.get("content")
+            return content if isinstance(content, str) else json.dumps(content)
+    return ""
+
+
+def _error_body(code: int) -> dict[str, Any]:
+    kinds = {400: "invalid_request_error", 401: "invalid_request_error", 429: "rate_limit_exceeded"}
+    kind = kinds.get(code, "server_error")
+    return {"error": {"message": f"fake status {code}", "type": kind, "param": None, "code": kind}}
