@@ -130,6 +130,15 @@ async def auth(client: httpx.AsyncClient) -> AsyncIterator[httpx.AsyncClient]:
     yield client
 
 
+@pytest_asyncio.fixture
+async def stranger(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    """A second client with a session of its own."""
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://nimbus.test") as http:
+        http.headers["Authorization"] = f"Bearer {await new_token(http)}"
+        yield http
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))

@@ -245,17 +245,13 @@ class NimbusClient:
         headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
         kwargs.setdefault("timeout", (5.0, self.timeout))
         try:
-            response = self._http.request(
-                method, f"{self.base_url}{path}", json=json_body, headers=headers, **kwargs
-            )
+            response = self._http.request(method, f"{self.base_url}{path}", json=json_body, headers=headers, **kwargs)
         except requests.ConnectionError as exc:
             raise BackendUnavailableError(
                 f"Cannot reach the Nimbus API at {self.base_url}.", code="unreachable"
             ) from exc
         except requests.Timeout as exc:
-            raise ApiError(
-                f"The Nimbus API at {self.base_url} did not answer in time.", code="timeout"
-            ) from exc
+            raise ApiError(f"The Nimbus API at {self.base_url} did not answer in time.", code="timeout") from exc
         _raise_for_status(response)
         return response
 
@@ -277,9 +273,7 @@ class NimbusClient:
         """This session's chats, most recent first."""
         data = self._request("GET", "/api/v1/chats", params={"limit": limit, "offset": offset}).json()
         return _parsed(
-            lambda d: ChatPage(
-                [_chat(c) for c in d["items"]], int(d["total"]), int(d["limit"]), int(d["offset"])
-            ),
+            lambda d: ChatPage([_chat(c) for c in d["items"]], int(d["total"]), int(d["limit"]), int(d["offset"])),
             data,
         )
 
@@ -294,9 +288,7 @@ class NimbusClient:
 
     def rename_chat(self, chat_id: str, name: str) -> Chat:
         """Give a chat a new name."""
-        return _parsed(
-            _chat, self._request("PATCH", f"/api/v1/chats/{chat_id}", json_body={"name": name}).json()
-        )
+        return _parsed(_chat, self._request("PATCH", f"/api/v1/chats/{chat_id}", json_body={"name": name}).json())
 
     def delete_chat(self, chat_id: str) -> None:
         """Delete a chat and its messages."""
@@ -318,9 +310,7 @@ class NimbusClient:
 
     def _stream(self, path: str, body: JsonObject | None) -> Iterator[StreamEvent]:
         # The request is made here, so HTTP errors (404, 413, 422) raise before any iteration.
-        response = self._request(
-            "POST", path, json_body=body, stream=True, timeout=(5.0, self.stream_timeout)
-        )
+        response = self._request("POST", path, json_body=body, stream=True, timeout=(5.0, self.stream_timeout))
         return _events(response)
 
 
@@ -328,9 +318,7 @@ def _decode_event(event: str, data: str) -> StreamEvent | None:
     try:
         return _stream_event(event, json.loads(data))
     except (KeyError, TypeError, ValueError) as exc:
-        raise ApiError(
-            f"The API sent a malformed {event!r} event ({exc!r}).", code="invalid_response"
-        ) from exc
+        raise ApiError(f"The API sent a malformed {event!r} event ({exc!r}).", code="invalid_response") from exc
 
 
 def _events(response: requests.Response) -> Iterator[StreamEvent]:

@@ -16,5 +16,5 @@ def configure_logging(level: str) -> None:
         handler._nimbus = True  # type: ignore[attr-defined]
         root.addHandler(handler)
     root.setLevel(level)
-    for noisy in ("httpx", "httpcore", "openai._base_client"):
+    for noisy in ("httpx", "httpx2", "httpcore", "openai._base_client"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))

@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 import requests
+from ui.api_client import NimbusClient
 
 from tests.fakes.openai_server import Reply
-from ui.api_client import NimbusClient
 
 pytestmark = [pytest.mark.slow, pytest.mark.e2e]
 
@@ -119,8 +119,7 @@ def test_answer_streams_and_chat_survives_reload(page: Any, fake_openai: Any, li
 
     # Part of the answer is on screen before the model has finished: it is streamed, not sent whole.
     page.wait_for_function(
-        "() => [...document.querySelectorAll('[data-testid=stChatMessage]')]"
-        ".some(m => m.innerText.includes('Cumulus'))"
+        "() => [...document.querySelectorAll('[data-testid=stChatMessage]')].some(m => m.innerText.includes('Cumulus'))"
     )
     assert "cotton." not in assistant_text(page)
     expect(page.get_by_test_id("stChatMessage").last).to_contain_text("Cumulus clouds look like cotton.")

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 import pytest_asyncio
-from tests.fakes.openai_server import FakeOpenAI
 
 from nimbus.llm.local import LocalChatModel
 from nimbus.llm.model_files import DEFAULT_MODEL_FILENAME, ensure_default_model
+from tests.fakes.openai_server import FakeOpenAI
 
 
 @pytest.fixture(scope="session")

@@ -9,12 +9,12 @@ from typing import Any
 
 import pytest
 from pydantic import SecretStr
-from tests.fakes.openai_server import FakeOpenAI, Hang, HangMidStream, Reply, Status
 
 from nimbus.config import LLMSettings
 from nimbus.llm.base import GenerationParams, PromptMessage, StreamEvent, TextDelta, Usage
 from nimbus.llm.errors import LLMError, LLMRateLimited, LLMTimeout, LLMUnavailable
 from nimbus.llm.openai import OpenAIChatModel
+from tests.fakes.openai_server import FakeOpenAI, Hang, HangMidStream, Reply, Status
 
 QUESTION = [PromptMessage("system", "Be brief."), PromptMessage("user", "Say hello")]
 SECRET = "sk-test-0123456789abcdef"
@@ -37,9 +37,7 @@ async def model(fake_openai: FakeOpenAI) -> AsyncIterator[OpenAIChatModel]:
     await chat_model.aclose()
 
 
-async def test_stream_yields_deltas_in_order_then_one_usage(
-    model: OpenAIChatModel, fake_openai: FakeOpenAI
-) -> None:
+async def test_stream_yields_deltas_in_order_then_one_usage(model: OpenAIChatModel, fake_openai: FakeOpenAI) -> None:
     fake_openai.script(Reply(chunks=["Hel", "lo", " world"], usage=(7, 3)))
 
     events = await collect(model.stream(QUESTION, GenerationParams()))
@@ -151,10 +149,14 @@ async def test_stream_that_stalls_midway_is_llm_timeout(fake_openai: FakeOpenAI)
     chat_model = OpenAIChatModel(settings(fake_openai.base_url, timeout_seconds=0.3, max_retries=0))
     fake_openai.script(HangMidStream("partial answer", 10))
     received: list[StreamEvent] = []
+
+    async def consume() -> None:
+        async for event in chat_model.stream(QUESTION, GenerationParams()):
+            received.append(event)
+
     try:
         with pytest.raises(LLMTimeout):
-            async for event in chat_model.stream(QUESTION, GenerationParams()):
-                received.append(event)
+            await consume()
     finally:
         await chat_model.aclose()
 

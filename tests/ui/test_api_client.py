@@ -8,8 +8,6 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-
-from tests.fakes.openai_server import Reply, Status
 from ui.api_client import (
     ApiError,
     BackendUnavailableError,
@@ -23,6 +21,8 @@ from ui.api_client import (
     UnauthorizedError,
     iter_sse,
 )
+
+from tests.fakes.openai_server import Reply, Status
 
 # Enough failures to outlast any retries the server makes before giving up on the model.
 MODEL_DOWN = [Status(500)] * 6
@@ -47,7 +47,7 @@ def answer_text(events: list[StreamEvent]) -> str:
 
 
 def test_iter_sse_joins_events_split_across_chunks() -> None:
-    chunks = [b"event: tok", b"en\ndata: {\"text\"", b': "a"}\r\n\r\n: keep-alive\n\nevent: done\ndata: {}\n\n']
+    chunks = [b"event: tok", b'en\ndata: {"text"', b': "a"}\r\n\r\n: keep-alive\n\nevent: done\ndata: {}\n\n']
     assert list(iter_sse(chunks)) == [("token", '{"text": "a"}'), ("done", "{}")]
 
 
@@ -152,9 +152,7 @@ def test_first_message_names_the_chat(client: NimbusClient, fake_openai: Any) ->
     assert client.get_chat(chat.id).chat.name not in {"", "New chat"}
 
 
-def test_model_failure_ends_stream_with_error_and_keeps_user_message(
-    client: NimbusClient, fake_openai: Any
-) -> None:
+def test_model_failure_ends_stream_with_error_and_keeps_user_message(client: NimbusClient, fake_openai: Any) -> None:
     fake_openai.script(*MODEL_DOWN)
     chat = client.create_chat()
 

@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 from streamlit.testing.v1 import AppTest
+from ui.api_client import NimbusClient, NotFoundError
 
 from tests.fakes.openai_server import Reply
 from tests.ui.test_api_client import MODEL_DOWN, closed_port_url
-from ui.api_client import NimbusClient, NotFoundError
 
 APP_PATH = Path(__file__).resolve().parents[2] / "ui" / "app.py"
 
@@ -137,6 +137,22 @@ def test_model_failure_shows_its_message_and_keeps_the_question(
     assert loaded.chat_message[0].name == "user"
     assert loaded.chat_message[0].markdown[0].value == "Will it rain?"
     assert stored[-1].error in texts(loaded.error)
+
+
+def test_try_again_replaces_a_failed_answer(loaded: AppTest, api: NimbusClient, fake_openai: Any) -> None:
+    fake_openai.script(*MODEL_DOWN)
+    loaded.chat_input[0].set_value("Will it rain?").run()
+    assert loaded.button(key="regenerate").label == "Try again"
+    fake_openai.reset()
+    fake_openai.script(Reply("Sunny all day."))
+
+    loaded.button(key="regenerate").click().run()
+
+    assert not loaded.exception
+    assert not loaded.error
+    assert [m.markdown[0].value for m in loaded.chat_message] == ["Will it rain?", "Sunny all day."]
+    (chat,) = api.list_chats().items
+    assert api.get_chat(chat.id).messages[-1].status == "complete"
 
 
 def test_unknown_chat_in_the_url_starts_a_new_chat(app: AppTest) -> None:

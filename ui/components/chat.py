@@ -24,14 +24,11 @@ def render_chat(client: NimbusClient, detail: ChatDetail | None) -> None:
     failure = st.session_state.pop(_FAILED_ANSWER, None)
     if failure and not (messages and messages[-1].status == "error"):
         st.error(failure)
-    if (
-        detail
-        and messages
-        and messages[-1].role == "assistant"
-        and st.button("Regenerate", icon=":material/refresh:", key="regenerate")
-    ):
-        _stream_answer(client.regenerate(detail.chat.id))
-        st.rerun()
+    if detail and messages and messages[-1].role == "assistant":
+        label = "Try again" if messages[-1].status == "error" else "Regenerate"
+        if st.button(label, icon=":material/refresh:", key="regenerate"):
+            _stream_answer(client.regenerate(detail.chat.id))
+            st.rerun()
 
     prompt = st.chat_input("Message Nimbus", max_chars=MAX_MESSAGE_CHARS)
     if isinstance(prompt, str) and prompt.strip():
@@ -68,7 +65,7 @@ def _stream_answer(events: Iterator[StreamEvent]) -> None:
                 failures.append(event)
 
     with st.chat_message("assistant"):
-        st.markdown("".join(texts()))
+        st.write_stream(texts())
         for failure in failures:
             st.error(failure.message)
     if failures:

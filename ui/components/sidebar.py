@@ -22,9 +22,7 @@ def render_sidebar(client: NimbusClient, model: ModelInfo, chats: ChatPage, curr
             st.caption("No chats yet.")
         for chat in chats.items:
             selected = current is not None and chat.id == current.id
-            if st.button(
-                chat.name, key=f"chat-{chat.id}", type="primary" if selected else "tertiary", width="stretch"
-            ):
+            if st.button(chat.name, key=f"chat-{chat.id}", type="primary" if selected else "tertiary", width="stretch"):
                 open_chat(chat.id)
         if chats.total > len(chats.items):
             st.caption(f"Showing the {len(chats.items)} most recent of {chats.total} chats.")
