@@ -18,7 +18,6 @@ import uvicorn
 from fastapi import FastAPI
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
-from tests.fakes.openai_server import FakeOpenAI
 
 from nimbus.app import create_app
 from nimbus.config import (
@@ -34,6 +33,7 @@ from nimbus.config import (
 from nimbus.db import migrate
 from nimbus.db.base import Base
 from nimbus.db.embedded import EmbeddedPostgres
+from tests.fakes.openai_server import FakeOpenAI
 
 pytest_plugins = ["tests.fakes.fixtures"]
 
@@ -62,13 +62,14 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 @pytest_asyncio.fixture
 async def clean_db(database_url: str) -> AsyncIterator[str]:
-    """The test database, emptied after the test (equivalent to a rolled-back transaction)."""
-    yield database_url
+    """The test database, emptied before the test (equivalent to a rolled-back transaction, and it also
+    clears what tests against the shared live server left behind)."""
     engine = create_async_engine(database_url)
     tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
     async with engine.begin() as connection:
         await connection.execute(text(f"TRUNCATE {tables} CASCADE"))
     await engine.dispose()
+    yield database_url
 
 
 def make_settings(database_url: str, data_dir: Path, llm: LLMSettings, **chat: int) -> Settings:

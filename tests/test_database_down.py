@@ -7,10 +7,10 @@ from pathlib import Path
 
 import httpx
 import pytest_asyncio
-from tests.fakes.openai_server import FakeOpenAI
 
-from tests.conftest import fake_llm, free_port, make_settings
 from nimbus.app import create_app
+from tests.conftest import fake_llm, free_port, make_settings
+from tests.fakes.openai_server import FakeOpenAI
 
 
 @pytest_asyncio.fixture

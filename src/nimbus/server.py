@@ -89,7 +89,17 @@ def serve_api(settings: Settings, host: str, port: int) -> None:
         timeout_graceful_shutdown=10,
         log_config=None,
     )
-    uvicorn.Server(config).run()
+    # uvicorn re-raises the stop signal once shut down; a no-op handler turns that into a clean exit (status 0).
+    previous = {sig: signal.signal(sig, _ignore) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        uvicorn.Server(config).run()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _ignore(signum: int, _frame: object) -> None:
+    """Swallow a signal that was already handled."""
 
 
 def run_both(settings: Settings, host: str, port: int, ui_port: int) -> None:

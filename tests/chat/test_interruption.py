@@ -6,9 +6,9 @@ import asyncio
 import json
 
 import httpx
-from tests.fakes.openai_server import FakeOpenAI, HangMidStream
 
 from tests.conftest import LiveServer
+from tests.fakes.openai_server import FakeOpenAI, HangMidStream
 
 
 async def test_disconnect_mid_stream_stores_the_partial_answer(live_api: LiveServer, fake_openai: FakeOpenAI) -> None:

@@ -1,8 +1,8 @@
 from __future__ import annotations
 
 import httpx
-from tests.fakes.openai_server import FakeOpenAI, Reply, Status
 
+from tests.fakes.openai_server import FakeOpenAI, Reply, Status
 from tests.helpers import ask, new_chat
 
 
@@ -29,7 +29,9 @@ async def test_answer_streams_as_sse_and_is_stored(auth: httpx.AsyncClient, fake
 async def test_non_streaming_answer_returns_json(auth: httpx.AsyncClient, fake_openai: FakeOpenAI) -> None:
     fake_openai.script(Reply("Four."))
     chat_id = await new_chat(auth)
-    response = await auth.post(f"/api/v1/chats/{chat_id}/messages", params={"stream": "false"}, json={"content": "2+2?"})
+    response = await auth.post(
+        f"/api/v1/chats/{chat_id}/messages", params={"stream": "false"}, json={"content": "2+2?"}
+    )
     assert response.status_code == 200
     body = response.json()
     assert body["user_message"]["content"] == "2+2?"

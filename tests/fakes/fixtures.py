@@ -29,10 +29,10 @@ def fake_openai(fake_openai_server: FakeOpenAI) -> Iterator[FakeOpenAI]:
 
 
 @pytest.fixture(scope="session")
-def local_model_path(pytestconfig: pytest.Config) -> Path:
+def local_model_path(pytestconfig: pytest.Config, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The real default GGUF, assembled from the installed wheels once into pytest's cache."""
-    assert pytestconfig.cache is not None
-    models = pytestconfig.cache.mkdir("nimbus-models")
+    cache = pytestconfig.cache
+    models = cache.mkdir("nimbus-models") if cache is not None else tmp_path_factory.mktemp("models")
     return ensure_default_model(models / DEFAULT_MODEL_FILENAME)
 
 

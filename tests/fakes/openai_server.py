@@ -21,6 +21,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
+from tests.fakes.openai_wire import Completion, error_body, last_user_message, sse_event
+
 
 @dataclass(frozen=True)
 class Reply:
@@ -178,8 +180,9 @@ class FakeOpenAI:
     def _release_hangs(self) -> None:
         """End every pending pause early (from any thread)."""
         loop, release = self._loop, self._release
-        if loop is not None and release is not None and not loop.is_closed():
-            loop.call_soon_threadsafe(release.set)
+        if loop is not None and release is not None:
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(release.set)
 
     async def _pause(self, seconds: float) -> None:
         if seconds <= 0:
@@ -217,18 +220,16 @@ class FakeOpenAI:
             await self._pause(behaviour.seconds)
             behaviour = behaviour.then
         if isinstance(behaviour, Status):
-            return JSONResponse(
-                behaviour.body or _error_body(behaviour.code), behaviour.code, headers=behaviour.headers
-            )
+            return JSONResponse(behaviour.body or error_body(behaviour.code), behaviour.code, headers=behaviour.headers)
         if isinstance(behaviour, Echo):
-            text, delay = behaviour.prefix + _last_user(body), behaviour.delay_between_chunks
+            text, delay = behaviour.prefix + last_user_message(body), behaviour.delay_between_chunks
             behaviour = Reply(text, delay_between_chunks=delay)
         stall: tuple[int, float] | None = None
         if isinstance(behaviour, HangMidStream):
             before = Reply(behaviour.text_before).pieces()
             stall = (len(before), behaviour.seconds)
             behaviour = Reply(chunks=before + Reply(behaviour.text_after).pieces())
-        completion = _Completion.of(behaviour, body)
+        completion = Completion.of(behaviour.pieces(), behaviour.finish_reason, behaviour.usage, body)
         if body.get("stream"):
             include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
             events = self._sse(completion, behaviour.delay_between_chunks, stall, include_usage)
@@ -240,84 +241,18 @@ class FakeOpenAI:
         return JSONResponse(completion.full())
 
     async def _sse(
-        self, completion: _Completion, delay: float, stall: tuple[int, float] | None, usage: bool
+        self, completion: Completion, delay: float, stall: tuple[int, float] | None, usage: bool
     ) -> AsyncIterator[str]:
-        yield _event(completion.chunk({"role": "assistant", "content": ""}, None, usage))
+        yield sse_event(completion.chunk({"role": "assistant", "content": ""}, None, usage))
         for index, piece in enumerate(completion.pieces):
             if stall and index == stall[0]:
                 await self._pause(stall[1])
             elif index:
                 await self._pause(delay)
-            yield _event(completion.chunk({"content": piece}, None, usage))
+            yield sse_event(completion.chunk({"content": piece}, None, usage))
         if stall and stall[0] >= len(completion.pieces):
             await self._pause(stall[1])
-        yield _event(completion.chunk({}, completion.finish_reason, usage))
+        yield sse_event(completion.chunk({}, completion.finish_reason, usage))
         if usage:
-            yield _event(completion.usage_chunk())
+            yield sse_event(completion.usage_chunk())
         yield "data: [DONE]\n\n"
-
-
-@dataclass
-class _Completion:
-    id: str
-    model: str
-    pieces: list[str]
-    finish_reason: str
-    prompt_tokens: int
-    completion_tokens: int
-    created: int = field(default_factory=lambda: int(time.time()))
-
-    @classmethod
-    def of(cls, reply: Reply, body: dict[str, Any]) -> _Completion:
-        pieces, finish = reply.pieces(), reply.finish_reason
-        limit = body.get("max_completion_tokens") or body.get("max_tokens")
-        if isinstance(limit, int) and len(pieces) > limit:
-            pieces, finish = pieces[:limit], "length"
-        messages = body.get("messages") or []
-        words = sum(len(str(m.get("content", "")).split()) for m in messages if isinstance(m, dict))
-        prompt, completion = reply.usage or (words, len(pieces))
-        model = str(body.get("model") or "fake-model")
-        return cls(f"chatcmpl-fake-{time.monotonic_ns()}", model, pieces, finish, prompt, completion)
-
-    def _usage(self) -> dict[str, int]:
-        total = self.prompt_tokens + self.completion_tokens
-        return {
-            "prompt_tokens": self.prompt_tokens,
-            "completion_tokens": self.completion_tokens,
-            "total_tokens": total,
-        }
-
-    def _envelope(self, kind: str) -> dict[str, Any]:
-        envelope = {"id": self.id, "object": kind, "created": self.created, "model": self.model}
-        return envelope | {"system_fingerprint": "fp_fake"}
-
-    def chunk(self, delta: dict[str, str], finish: str | None, usage: bool) -> dict[str, Any]:
-        choice = {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}
-        extra: dict[str, Any] = {"usage": None} if usage else {}
-        return self._envelope("chat.completion.chunk") | {"choices": [choice]} | extra
-
-    def usage_chunk(self) -> dict[str, Any]:
-        return self._envelope("chat.completion.chunk") | {"choices": [], "usage": self._usage()}
-
-    def full(self) -> dict[str, Any]:
-        message = {"role": "assistant", "content": "".join(self.pieces), "refusal": None}
-        choice = {"index": 0, "message": message, "logprobs": None, "finish_reason": self.finish_reason}
-        return self._envelope("chat.completion") | {"choices": [choice], "usage": self._usage()}
-
-
-def _event(payload: dict[str, Any]) -> str:
-    return f"data: {json.dumps(payload, separators=(',', ':'))}\n\n"
-
-
-def _last_user(body: dict[str, Any]) -> str:
-    for message in reversed(body.get("messages") or []):
-        if isinstance(message, dict) and message.get("role") == "user":
-            content = message.get("content")
-            return content if isinstance(content, str) else json.dumps(content)
-    return ""
-
-
-def _error_body(code: int) -> dict[str, Any]:
-    kinds = {400: "invalid_request_error", 401: "invalid_request_error", 429: "rate_limit_exceeded"}
-    kind = kinds.get(code, "server_error")
-    return {"error": {"message": f"fake status {code}", "type": kind, "param": None, "code": kind}}

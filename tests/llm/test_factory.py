@@ -22,7 +22,7 @@ HELLO = [PromptMessage("user", "hello")]
 
 
 def llm_settings(**values: Any) -> LLMSettings:
-    return LLMSettings(_env_file=None, **({"api_key": None, "base_url": None} | values))  # type: ignore[call-arg]
+    return LLMSettings(_env_file=None, **({"api_key": None, "base_url": None} | values))
 
 
 async def test_base_url_selects_an_openai_compatible_server(fake_openai: FakeOpenAI, tmp_path: Path) -> None:
@@ -73,6 +73,14 @@ async def test_azure_without_endpoint_gives_an_unavailable_model(tmp_path: Path)
     assert isinstance(model, UnavailableChatModel)
     assert (model.provider, model.model) == ("openai", "deploy")
     assert "NIMBUS_LLM_BASE_URL" in (await model.status()).detail
+
+
+@pytest.mark.parametrize("base_url", ["localhost:11434", "ftp://models.example", "http://"])
+async def test_base_url_that_is_not_http_gives_an_unavailable_model(tmp_path: Path, base_url: str) -> None:
+    model = build_chat_model(llm_settings(base_url=base_url), tmp_path)
+
+    assert isinstance(model, UnavailableChatModel)
+    assert "NIMBUS_LLM_BASE_URL" in model.reason
 
 
 async def test_model_path_builds_a_local_model_that_loads_on_demand(tmp_path: Path) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import AsyncGenerator
 from pathlib import Path
 
 import pytest
@@ -36,6 +37,7 @@ async def test_real_model_answers_and_reports_usage(local_chat_model: LocalChatM
 @pytest.mark.slow
 async def test_second_stream_waits_and_early_close_frees_the_model(local_chat_model: LocalChatModel) -> None:
     first = local_chat_model.stream(COUNT, GenerationParams(temperature=0, max_tokens=400))
+    assert isinstance(first, AsyncGenerator)
     assert isinstance(await anext(first), TextDelta)
     second: list[tuple[float, StreamEvent]] = []
 

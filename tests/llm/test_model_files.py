@@ -148,14 +148,14 @@ def test_model_path_setting_is_used_as_is(tmp_path: Path) -> None:
     gguf = tmp_path / "mine.gguf"
     gguf.write_bytes(b"GGUF")
 
-    path = resolve_model_path(LLMSettings(_env_file=None, model_path=gguf), tmp_path / "data")  # type: ignore[call-arg]
+    path = resolve_model_path(LLMSettings(_env_file=None, model_path=gguf), tmp_path / "data")
 
     assert path == gguf
     assert not (tmp_path / "data").exists()
 
 
 def test_missing_model_path_names_the_setting(tmp_path: Path) -> None:
-    llm = LLMSettings(_env_file=None, model_path=tmp_path / "absent.gguf")  # type: ignore[call-arg]
+    llm = LLMSettings(_env_file=None, model_path=tmp_path / "absent.gguf")
 
     with pytest.raises(ModelFileError, match="NIMBUS_LLM_MODEL_PATH"):
         resolve_model_path(llm, tmp_path)

@@ -23,7 +23,7 @@ SECRET = "sk-test-0123456789abcdef"
 def settings(base_url: str, **overrides: Any) -> LLMSettings:
     values: dict[str, Any] = {"base_url": base_url, "model": "fake-model", "timeout_seconds": 5.0}
     values |= {"max_retries": 2, "api_key": None} | overrides
-    return LLMSettings(_env_file=None, **values)  # type: ignore[call-arg]
+    return LLMSettings(_env_file=None, **values)
 
 
 async def collect(stream: AsyncIterator[StreamEvent]) -> list[StreamEvent]:

@@ -163,7 +163,7 @@ class LocalChatModel:
                 n_threads=self._threads,
                 verbose=False,
             )
-        except (ValueError, RuntimeError, OSError) as exc:
+        except Exception as exc:
             raise LLMUnavailable(f"Could not load the local model {self._path}: {exc}") from exc
         return _Loaded(llama, _chat_formatter(llama, llama_chat_format))
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator, Sequence
+from urllib.parse import urlsplit
 
 import openai
 from openai import AsyncAzureOpenAI, AsyncOpenAI, AsyncStream, Omit
@@ -32,6 +33,8 @@ class OpenAIChatModel:
         self._secret = llm.api_key.get_secret_value() if llm.api_key else None
         timeout = openai.Timeout(llm.timeout_seconds, connect=min(CONNECT_TIMEOUT_SECONDS, llm.timeout_seconds))
         api_key = self._secret or PLACEHOLDER_API_KEY
+        if llm.base_url is not None:
+            _check_url(llm.base_url)
         self._client: AsyncOpenAI
         if llm.api_version:
             if not llm.base_url:
@@ -146,6 +149,12 @@ class OpenAIChatModel:
 
     def _scrub(self, text: str) -> str:
         return text.replace(self._secret, "***") if self._secret else text
+
+
+def _check_url(url: str) -> None:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise LLMUnavailable("NIMBUS_LLM_BASE_URL must be an http:// or https:// URL.")
 
 
 def _to_wire(message: PromptMessage) -> ChatCompletionMessageParam:

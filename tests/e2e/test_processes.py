@@ -1,0 +1,115 @@
+"""`nimbus` as an operator runs it: real processes, the embedded database, signals."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import psutil
+import pytest
+
+from tests.conftest import free_port
+from tests.fakes.openai_server import FakeOpenAI
+
+pytestmark = pytest.mark.e2e
+NIMBUS = [sys.executable, "-m", "nimbus"]
+
+
+def _env(data_dir: Path, fake: FakeOpenAI, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("NIMBUS_", "DB_")) and k != "DATABASE_URL"}
+    env.update(
+        NIMBUS_DATA_DIR=str(data_dir),
+        NIMBUS_LLM_BASE_URL=fake.base_url,
+        NIMBUS_LLM_MODEL="fake-model",
+        NIMBUS_LOG_LEVEL="WARNING",
+        **extra,
+    )
+    return env
+
+
+def _postgres_processes(data_dir: Path) -> list[psutil.Process]:
+    cluster = str((data_dir / "postgres").resolve())
+    found = []
+    for process in psutil.process_iter(["name", "cmdline"]):
+        cmdline = " ".join(process.info["cmdline"] or [])
+        if process.info["name"] == "postgres" and cluster in cmdline:
+            found.append(process)
+    return found
+
+
+def _wait_healthy(url: str, process: subprocess.Popen[bytes], timeout: float = 90) -> dict[str, object]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(f"server exited early with {process.returncode}")
+        try:
+            response = httpx.get(f"{url}/healthcheck", timeout=2)
+            if response.status_code == 200:
+                body: dict[str, object] = response.json()
+                return body
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise AssertionError("server did not become healthy")
+
+
+def test_serve_on_the_embedded_database_survives_restart_and_stops_cleanly(
+    tmp_path: Path, fake_openai_server: FakeOpenAI
+) -> None:
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = _env(tmp_path / "data", fake_openai_server)
+    command = [*NIMBUS, "serve", "--host", "127.0.0.1", "--port", str(port)]
+
+    server = subprocess.Popen(command, env=env)
+    try:
+        assert _wait_healthy(url, server)["status"] == "ok"
+        token = httpx.post(f"{url}/api/v1/sessions").json()["token"]
+        headers = {"Authorization": f"Bearer {token}"}
+        chat_id = httpx.post(f"{url}/api/v1/chats", json={}, headers=headers).json()["id"]
+        answer = httpx.post(f"{url}/message", json={"message": "persist me", "chat_id": chat_id}, headers=headers)
+        assert answer.json()["reply"] == "Echo: persist me"
+        assert _postgres_processes(tmp_path / "data")
+    finally:
+        server.send_signal(signal.SIGTERM)
+        assert server.wait(timeout=30) == 0
+    assert _postgres_processes(tmp_path / "data") == []
+
+    server = subprocess.Popen(command, env=env)  # history survives a restart on the same data dir
+    try:
+        _wait_healthy(url, server)
+        messages = httpx.get(f"{url}/api/v1/chats/{chat_id}", headers=headers).json()["messages"]
+        assert [m["content"] for m in messages] == ["persist me", "Echo: persist me"]
+    finally:
+        server.send_signal(signal.SIGINT)
+        assert server.wait(timeout=30) == 0
+    assert _postgres_processes(tmp_path / "data") == []
+
+
+def test_migrate_and_cleanup_commands(tmp_path: Path, fake_openai_server: FakeOpenAI) -> None:
+    env = _env(tmp_path / "data", fake_openai_server)
+    migrated = subprocess.run([*NIMBUS, "migrate"], env=env, capture_output=True, text=True, check=False)
+    assert migrated.returncode == 0, migrated.stderr
+    assert "0001" in migrated.stderr
+    cleaned = subprocess.run([*NIMBUS, "cleanup"], env=env, capture_output=True, text=True, check=False)
+    assert cleaned.returncode == 0, cleaned.stderr
+    assert "deleted 0 expired sessions" in cleaned.stdout
+    assert _postgres_processes(tmp_path / "data") == []
+
+
+def test_invalid_setting_stops_start_up_with_a_clear_message(tmp_path: Path, fake_openai_server: FakeOpenAI) -> None:
+    env = _env(tmp_path, fake_openai_server, SESSION_EXPIRE_MINUTES="forever")
+    result = subprocess.run([*NIMBUS, "serve"], env=env, capture_output=True, text=True, check=False, timeout=60)
+    assert result.returncode == 2
+    assert "SESSION_EXPIRE_MINUTES" in result.stderr
+
+
+def test_version_flag() -> None:
+    version = (Path(__file__).resolve().parents[2] / "VERSION").read_text().strip()
+    result = subprocess.run([*NIMBUS, "--version"], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == f"nimbus {version}"
