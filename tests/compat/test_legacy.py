@@ -1,9 +1,13 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 import httpx
 
 from tests.fakes.openai_server import FakeOpenAI, Status
 from tests.helpers import ask, new_chat
+
+VERSION = (Path(__file__).resolve().parents[2] / "VERSION").read_text().strip()
 
 
 async def test_message_without_token_creates_a_session(client: httpx.AsyncClient, fake_openai: FakeOpenAI) -> None:
@@ -54,9 +58,7 @@ async def test_list_returns_the_sessions_questions_and_answers(
 
 
 async def test_version_health_and_readiness(client: httpx.AsyncClient) -> None:
-    from pathlib import Path
-
-    expected = (Path(__file__).resolve().parents[2] / "VERSION").read_text().strip()
+    expected = VERSION
     assert (await client.get("/version")).json() == {"version": expected}
     health = await client.get("/healthcheck")
     assert health.status_code == 200
