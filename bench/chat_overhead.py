@@ -1,7 +1,7 @@
 """What Nimbus adds on top of its model: first-token latency, and many concurrent streaming chats.
 
 A real `nimbus serve` (embedded PostgreSQL in a temporary data dir) sits in front of the fake
-OpenAI-protocol server from the test suite, which streams every answer at a fixed rate.
+OpenAI-protocol server of the test suite, which streams every answer at a fixed rate.
 Run with `make bench` or `.venv/bin/python bench/chat_overhead.py --help`.
 """
 
@@ -16,11 +16,13 @@ import platform
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,8 +39,7 @@ console = Console()
 
 
 def serve_fake(chunks: int, delay: float) -> None:
-    """Child mode: run the fake provider until stdin closes (its own process, so it never competes with
-    the measuring client for the GIL)."""
+    """Child mode: the fake provider until stdin closes (own process: no GIL shared with the client)."""
     sys.path.insert(0, str(ROOT))
     from tests.fakes.openai_server import FakeOpenAI, Reply
 
@@ -48,36 +49,17 @@ def serve_fake(chunks: int, delay: float) -> None:
         sys.stdin.read()
 
 
-def percentile(values: Sequence[float], p: float) -> float:
-    """The p-th percentile with linear interpolation (NaN for no values)."""
-    ordered = sorted(values)
-    if not ordered:
-        return math.nan
-    rank = (len(ordered) - 1) * p / 100
-    low = math.floor(rank)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
-
-
-def summary(values: Sequence[float]) -> dict[str, float]:
-    """p50/p90/p99 in milliseconds, rounded to 0.1 ms."""
-    return {f"p{p}": round(percentile(values, p) * 1000, 1) for p in (50, 90, 99)}
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+def summary(seconds: Sequence[float]) -> dict[str, float]:
+    """p50/p90/p99 in milliseconds (linear interpolation)."""
+    if len(seconds) < 2:
+        return {"p50": math.nan, "p90": math.nan, "p99": math.nan}
+    cuts = statistics.quantiles(seconds, n=100, method="inclusive")
+    return {f"p{p}": round(cuts[p - 1] * 1000, 1) for p in (50, 90, 99)}
 
 
 async def direct_first_token(http: httpx.AsyncClient, base_url: str) -> float:
-    """Seconds until the provider's first content chunk (the stream is then dropped)."""
-    body = {
-        "model": "fake-model",
-        "messages": [{"role": "user", "content": QUESTION}],
-        "stream": True,
-        "stream_options": {"include_usage": True},
-    }
+    """Seconds until the provider's first content chunk (the rest of the stream is dropped)."""
+    body = {"model": "fake-model", "messages": [{"role": "user", "content": QUESTION}], "stream": True}
     started = time.perf_counter()
     async with http.stream("POST", f"{base_url}/chat/completions", json=body) as response:
         response.raise_for_status()
@@ -100,7 +82,7 @@ class Turn:
 
 
 async def ask(http: httpx.AsyncClient, chat_id: str, expected_tokens: int) -> Turn:
-    """Post a question and read the SSE answer to its end."""
+    """Post a question and read the SSE answer to its `done` (or `error`) event."""
     turn, event = Turn(), ""
     started = time.perf_counter()
     try:
@@ -126,26 +108,23 @@ async def ask(http: httpx.AsyncClient, chat_id: str, expected_tokens: int) -> Tu
     return turn
 
 
-async def sign_in(http: httpx.AsyncClient) -> None:
-    """Open a session and send its token with every later request of `http`."""
-    token = (await http.post("/api/v1/sessions")).raise_for_status().json()["token"]
-    http.headers["Authorization"] = f"Bearer {token}"
-
-
-async def new_chat(http: httpx.AsyncClient) -> str:
-    """A new chat of the client's session."""
+async def new_chat(http: httpx.AsyncClient, *, sign_in: bool = False) -> str:
+    """A new chat; with `sign_in`, first a session of its own whose token `http` then always sends."""
+    if sign_in:
+        token = (await http.post("/api/v1/sessions")).raise_for_status().json()["token"]
+        http.headers["Authorization"] = f"Bearer {token}"
     chat_id: str = (await http.post("/api/v1/chats", json={})).raise_for_status().json()["id"]
     return chat_id
 
 
-async def first_token_overhead(api: str, provider: str, args: argparse.Namespace) -> dict[str, object]:
-    """Sequential requests: time to first token straight from the provider and through Nimbus."""
+async def first_token_overhead(api: str, provider: str, args: argparse.Namespace) -> dict[str, dict[str, float]]:
+    """Sequential pairs: time to first token straight from the provider, then through Nimbus."""
     direct: list[float] = []
     through: list[float] = []
     async with httpx.AsyncClient(base_url=api, timeout=TIMEOUT) as http:
-        await sign_in(http)
+        await new_chat(http, sign_in=True)
         for index in range(args.warmup + args.requests):
-            chat_id = await new_chat(http)  # a fresh chat each time: every prompt has the same length
+            chat_id = await new_chat(http)  # a fresh chat each time, so every prompt has the same length
             provider_seconds = await direct_first_token(http, provider)
             turn = await ask(http, chat_id, args.chunks)
             if turn.error is not None:
@@ -154,32 +133,29 @@ async def first_token_overhead(api: str, provider: str, args: argparse.Namespace
                 direct.append(provider_seconds)
                 through.append(turn.first_token)
     added = [n - d for n, d in zip(through, direct, strict=True)]
-    return {"requests": args.requests, "direct": summary(direct), "nimbus": summary(through), "added": summary(added)}
+    return {"direct": summary(direct), "nimbus": summary(through), "added": summary(added)}
 
 
 async def concurrent_chats(api: str, args: argparse.Namespace) -> dict[str, object]:
-    """`concurrency` sessions, each with its own chat, all asking at once and reading to the end."""
+    """One client per chat, each in its own session, all asking at once and reading to the end."""
     clients = [httpx.AsyncClient(base_url=api, timeout=TIMEOUT) for _ in range(args.concurrency)]
     try:
-        await asyncio.gather(*(sign_in(client) for client in clients))
-        chats = await asyncio.gather(*(new_chat(client) for client in clients))
-        pairs = list(zip(clients, chats, strict=True))
+        chats = await asyncio.gather(*(new_chat(client, sign_in=True) for client in clients))
         started = time.perf_counter()
-        turns = await asyncio.gather(*(ask(client, chat_id, args.chunks) for client, chat_id in pairs))
+        turns = await asyncio.gather(*(ask(c, chat, args.chunks) for c, chat in zip(clients, chats, strict=True)))
         wall = time.perf_counter() - started
-        stored = 0
-        for client, chat_id in pairs:
+        stored = 0  # answers saved whole, as the database holds them afterwards
+        for client, chat_id in zip(clients, chats, strict=True):
             last = (await client.get(f"/api/v1/chats/{chat_id}")).raise_for_status().json()["messages"][-1]
             stored += last["status"] == "complete" and len(last["content"].split()) == args.chunks
     finally:
         await asyncio.gather(*(client.aclose() for client in clients))
     ok = [turn for turn in turns if turn.error is None]
-    errors = sorted({turn.error for turn in turns if turn.error is not None})
     return {
         "chats": args.concurrency,
         "completed": len(ok),
         "errors": len(turns) - len(ok),
-        "error_kinds": errors[:5],
+        "error_kinds": sorted({turn.error for turn in turns if turn.error is not None})[:5],
         "stored_complete": stored,
         "wall_s": round(wall, 3),
         "chats_per_s": round(len(ok) / wall, 1),
@@ -189,75 +165,81 @@ async def concurrent_chats(api: str, args: argparse.Namespace) -> dict[str, obje
     }
 
 
-def start_server(data_dir: Path, provider: str, port: int) -> subprocess.Popen[bytes]:
-    """`nimbus serve` on the embedded PostgreSQL, reading nothing from this shell's Nimbus settings."""
-    env = {name: value for name, value in os.environ.items() if name not in setting_names()}
-    env |= {
-        "NIMBUS_DATA_DIR": str(data_dir),
-        "NIMBUS_LLM_BASE_URL": provider,
-        "NIMBUS_LLM_MODEL": "fake-model",
-        "NIMBUS_LOG_LEVEL": "WARNING",
-    }
-    command = [sys.executable, "-m", "nimbus", "serve", "--host", "127.0.0.1", "--port", str(port)]
-    log = (data_dir / "server.log").open("wb")
-    # cwd is the data dir so that no `.env` of the caller is read.
-    return subprocess.Popen(command, env=env, cwd=data_dir, stdout=log, stderr=subprocess.STDOUT)
-
-
-def wait_healthy(url: str, server: subprocess.Popen[bytes], timeout: float = 180) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise RuntimeError(f"nimbus serve exited with {server.returncode}")
-        try:
-            if httpx.get(f"{url}/healthcheck", timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    raise RuntimeError("nimbus serve did not become healthy")
-
-
-def stop_server(server: subprocess.Popen[bytes], data_dir: Path) -> bool:
-    """SIGTERM, wait, and report whether the embedded PostgreSQL it started is gone too."""
-    pidfile = data_dir / "postgres" / "postmaster.pid"
-    postmaster = int(pidfile.read_text().split()[0]) if pidfile.exists() else None
-    server.send_signal(signal.SIGTERM)
-    try:
-        server.wait(timeout=60)
-    except subprocess.TimeoutExpired:
-        server.kill()
-        server.wait()
-    deadline = time.monotonic() + 10
-    while postmaster is not None and alive(postmaster) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    return postmaster is None or not alive(postmaster)
-
-
 def alive(pid: int) -> bool:
-    """Whether `pid` is a running process (an exited one awaiting its reaper does not count)."""
+    """Whether `pid` is a running process (one that exited and awaits its reaper does not count)."""
     try:
         return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
     except FileNotFoundError:
         return False
 
 
-def print_tables(first: dict[str, object], load: dict[str, object]) -> None:
-    table = Table(title=f"Time to first token, {first['requests']} sequential requests (ms)")
-    for column in ("", "p50", "p90", "p99"):
-        table.add_column(column, justify="right" if column else "left")
+@contextmanager
+def nimbus_serve(data_dir: Path, provider: str, outcome: dict[str, object]) -> Iterator[str]:
+    """`nimbus serve` on the embedded PostgreSQL, ignoring this shell's Nimbus settings; yields its URL.
+
+    On exit: SIGTERM, wait, and record in `outcome` its exit status and whether PostgreSQL stopped too.
+    """
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = int(probe.getsockname()[1])
+    env = {name: value for name, value in os.environ.items() if name not in setting_names()}
+    env |= {"NIMBUS_DATA_DIR": str(data_dir), "NIMBUS_LLM_BASE_URL": provider, "NIMBUS_LLM_MODEL": "fake-model"}
+    env["NIMBUS_LOG_LEVEL"] = "WARNING"
+    command = [sys.executable, "-m", "nimbus", "serve", "--host", "127.0.0.1", "--port", str(port)]
+    log = data_dir / "server.log"
+    with log.open("wb") as output:  # cwd is the data dir, so no `.env` of the caller is read
+        server = subprocess.Popen(command, env=env, cwd=data_dir, stdout=output, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 180
+        while not _healthy(url):
+            if server.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"nimbus serve did not start:\n{log.read_text(errors='replace')[-3000:]}")
+            time.sleep(0.2)
+        yield url
+    finally:
+        pidfile = data_dir / "postgres" / "postmaster.pid"
+        postmaster = int(pidfile.read_text().split()[0]) if pidfile.exists() else None
+        server.send_signal(signal.SIGTERM)
+        try:
+            outcome["server_exit"] = server.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            outcome["server_exit"] = server.wait()
+        deadline = time.monotonic() + 10
+        while postmaster is not None and alive(postmaster) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        outcome["postgres_stopped"] = postmaster is None or not alive(postmaster)
+
+
+def _healthy(url: str) -> bool:
+    try:
+        return httpx.get(f"{url}/healthcheck", timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def report(args: argparse.Namespace, first: dict[str, dict[str, float]], load: dict[str, object],
+           outcome: dict[str, object], load_average: float) -> int:  # fmt: skip
+    """Print the tables, a verdict and one JSON line of every figure; the exit status says if all went well."""
+    table = Table("", "p50", "p90", "p99", title=f"Time to first token, {args.requests} sequential requests (ms)")
     for label, key in (("provider directly", "direct"), ("through Nimbus", "nimbus"), ("added by Nimbus", "added")):
-        row = first[key]
-        assert isinstance(row, dict)
-        table.add_row(label, *(f"{row[p]:.1f}" for p in ("p50", "p90", "p99")))
+        table.add_row(label, *(f"{first[key][p]:.1f}" for p in ("p50", "p90", "p99")))
     console.print(table)
-    table = Table(title=f"{load['chats']} concurrent streaming chats")
-    table.add_column("")
-    table.add_column("value", justify="right")
+    table = Table("", "value", title=f"{load['chats']} concurrent streaming chats")
     for key, value in load.items():
-        if key != "chats":
-            table.add_row(key, json.dumps(value) if isinstance(value, dict | list) else str(value))
+        table.add_row(key, json.dumps(value) if isinstance(value, dict | list) else str(value))
     console.print(table)
+    added, stopped = first["added"]["p50"], outcome["postgres_stopped"]
+    console.print(f"added first-token latency p50 {added} ms (target ≤ 25 ms); errors {load['errors']} (target 0)")
+    console.print(f"nimbus serve exit status {outcome['server_exit']}; embedded PostgreSQL stopped: {stopped}")
+    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")), platform.processor())  # fmt: skip
+    machine = {"cpus": os.cpu_count(), "cpu": cpu, "python": platform.python_version(), "load_1m": load_average}
+    figures: dict[str, object] = {"machine": machine, "stream": {"chunks": args.chunks, "delay_s": args.chunk_delay}}
+    figures |= {"first_token_ms": {"requests": args.requests, **first}, "concurrent": load, **outcome}
+    print(json.dumps(figures))
+    return 0 if load["errors"] == 0 and outcome["server_exit"] == 0 and stopped is True else 1
 
 
 def main() -> int:
@@ -272,55 +254,26 @@ def main() -> int:
     if args.serve_fake:
         serve_fake(args.chunks, args.chunk_delay)
         return 0
+    load_average = round(os.getloadavg()[0], 2)  # other work on the machine skews every figure
     data_dir = Path(tempfile.mkdtemp(prefix="nimbus-bench-"))
-    data_dir.chmod(0o755)  # as root, the server user can then keep the cluster inside it
-    fake_command = [
-        sys.executable,
-        __file__,
-        "--serve-fake",
-        f"--chunks={args.chunks}",
-        f"--chunk-delay={args.chunk_delay}",
-    ]
+    data_dir.chmod(0o755)  # when run as root, the PostgreSQL user can then keep its cluster inside it
+    fake_command = [sys.executable, __file__, "--serve-fake", f"--chunks={args.chunks}"]
+    fake_command.append(f"--chunk-delay={args.chunk_delay}")
     fake = subprocess.Popen(fake_command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, start_new_session=True)
-    server: subprocess.Popen[bytes] | None = None
+    outcome: dict[str, object] = {}
     try:
         assert fake.stdout is not None
         provider = fake.stdout.readline().decode().strip()
-        port = free_port()
-        api = f"http://127.0.0.1:{port}"
-        server = start_server(data_dir, provider, port)
-        console.print(f"[dim]nimbus serve on {api}, provider {provider}, data dir {data_dir}[/dim]")
-        wait_healthy(api, server)
-        first = asyncio.run(first_token_overhead(api, provider, args))
-        load = asyncio.run(concurrent_chats(api, args))
-        stopped = stop_server(server, data_dir)
-        exit_code = server.returncode
-        server = None
-    except BaseException:
-        if server is not None and (data_dir / "server.log").exists():
-            console.print((data_dir / "server.log").read_text(errors="replace")[-3000:])
-        raise
+        with nimbus_serve(data_dir, provider, outcome) as api:
+            console.print(f"[dim]nimbus serve at {api}; provider at {provider}; data in {data_dir}[/dim]")
+            first = asyncio.run(first_token_overhead(api, provider, args))
+            load = asyncio.run(concurrent_chats(api, args))
     finally:
-        if server is not None:
-            stop_server(server, data_dir)
         if fake.stdin is not None:
             fake.stdin.close()
         fake.wait(timeout=30)
         shutil.rmtree(data_dir, ignore_errors=True)
-    print_tables(first, load)
-    added = first["added"]
-    assert isinstance(added, dict)
-    console.print(
-        f"added first-token latency p50 {added['p50']} ms (target ≤ 25 ms); errors {load['errors']} (must be 0)"
-    )
-    console.print(f"nimbus serve exit status {exit_code}; embedded PostgreSQL stopped: {stopped}")
-    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                if line.startswith("model name")), platform.processor())  # fmt: skip
-    machine = {"cpus": os.cpu_count(), "cpu": cpu, "python": platform.python_version()}
-    stream = {"chunks": args.chunks, "chunk_delay_s": args.chunk_delay}
-    figures = {"machine": machine, "stream": stream, "first_token_ms": first, "concurrent": load}
-    print(json.dumps(figures | {"server_exit": exit_code, "postgres_stopped": stopped}))
-    return 0 if load["errors"] == 0 and stopped and exit_code == 0 else 1
+    return report(args, first, load, outcome, load_average)
 
 
 if __name__ == "__main__":

@@ -70,7 +70,8 @@ def serve_ui(port: int, api_url: str) -> int:
     console.print(f"Nimbus UI on http://127.0.0.1:{port} (API {api_url})")
 
     def forward(signum: int, _frame: object) -> None:
-        stop_child(child)
+        # Only pass the signal on: the main thread is inside child.wait() and reaps the child itself.
+        child.send_signal(signum)
 
     signal.signal(signal.SIGTERM, forward)
     signal.signal(signal.SIGINT, forward)

@@ -113,3 +113,58 @@ def test_version_flag() -> None:
     version = (Path(__file__).resolve().parents[2] / "VERSION").read_text().strip()
     result = subprocess.run([*NIMBUS, "--version"], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == f"nimbus {version}"
+
+
+def _wait_http(url: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url, timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.25)
+    raise AssertionError(f"{url} did not answer")
+
+
+def _streamlit_children(parent: psutil.Process) -> list[psutil.Process]:
+    return [p for p in parent.children(recursive=True) if "streamlit" in " ".join(p.cmdline())]
+
+
+@pytest.mark.slow
+def test_run_serves_api_and_ui_and_leaves_no_orphans(tmp_path: Path, fake_openai_server: FakeOpenAI) -> None:
+    api_port, ui_port = free_port(), free_port()
+    env = _env(tmp_path / "data", fake_openai_server)
+    command = [*NIMBUS, "run", "--host", "127.0.0.1", "--port", str(api_port), "--ui-port", str(ui_port)]
+    process = subprocess.Popen(command, env=env, stderr=subprocess.PIPE, text=True)
+    try:
+        _wait_healthy(f"http://127.0.0.1:{api_port}", process)
+        _wait_http(f"http://127.0.0.1:{ui_port}/_stcore/health")
+        children = _streamlit_children(psutil.Process(process.pid))
+        assert children
+    finally:
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=30) == 0
+    assert process.stderr is not None
+    with process.stderr:
+        printed = process.stderr.read()
+    assert f"http://127.0.0.1:{api_port}" in printed
+    assert f"http://127.0.0.1:{ui_port}" in printed
+    assert not [child for child in children if child.is_running() and child.status() != psutil.STATUS_ZOMBIE]
+    assert _postgres_processes(tmp_path / "data") == []
+
+
+@pytest.mark.slow
+def test_ui_command_serves_the_ui_and_stops_on_sigterm(tmp_path: Path, fake_openai_server: FakeOpenAI) -> None:
+    port = free_port()
+    env = _env(tmp_path, fake_openai_server)
+    command = [*NIMBUS, "ui", "--port", str(port), "--api-url", "http://127.0.0.1:9"]
+    process = subprocess.Popen(command, env=env)
+    try:
+        _wait_http(f"http://127.0.0.1:{port}/_stcore/health")
+        children = _streamlit_children(psutil.Process(process.pid))
+        assert children
+    finally:
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=30) == 0
+    assert not [child for child in children if child.is_running() and child.status() != psutil.STATUS_ZOMBIE]
