@@ -15,11 +15,11 @@ import anyio
 
 from nimbus.chat import service as chat_service
 from nimbus.chat.errors import MessageTooLong, NothingToRegenerate
-from nimbus.chat.memory import build_prompt, title_from
+from nimbus.chat.memory import build_prompt, history_budget, title_from
 from nimbus.chat.models import Message, MessageRole, MessageStatus
 from nimbus.chat.repository import ChatRepository
 from nimbus.chat.schemas import MessageOut
-from nimbus.config import Settings
+from nimbus.config import LLMProvider, Settings
 from nimbus.db.base import utcnow
 from nimbus.db.engine import Database
 from nimbus.errors import NimbusError
@@ -95,7 +95,7 @@ async def begin_turn(
         if not chat.named_by_user and not history:
             chat.name = title_from(content, settings.chat.title_chars)
         chat.updated_at = utcnow()
-        prompt = build_prompt(settings.llm.system_prompt, history, content, settings.chat.history_tokens)
+        prompt = build_prompt(settings.llm.system_prompt, history, content, _budget(settings, content))
         return Turn(chat.id, MessageOut.model_validate(user), assistant.id, prompt)
 
 
@@ -117,8 +117,17 @@ async def begin_regenerate(
         await repository.add(assistant)
         chat.updated_at = utcnow()
         history = messages[:last_question]
-        prompt = build_prompt(settings.llm.system_prompt, history, question.content, settings.chat.history_tokens)
+        prompt = build_prompt(
+            settings.llm.system_prompt, history, question.content, _budget(settings, question.content)
+        )
         return Turn(chat.id, MessageOut.model_validate(question), assistant.id, prompt)
+
+
+def _budget(settings: Settings, question: str) -> int:
+    llm = settings.llm
+    # The local model's window is known and small; remote providers' windows are large and not reported.
+    window = llm.context_tokens if llm.chosen_provider is LLMProvider.LOCAL else None
+    return history_budget(settings.chat.history_tokens, window, [llm.system_prompt, question], llm.max_tokens)
 
 
 def _placeholder(chat_id: uuid.UUID, model: str) -> Message:

@@ -18,6 +18,15 @@ def estimate_tokens(text: str) -> int:
     return len(text) // CHARS_PER_TOKEN + MESSAGE_OVERHEAD_TOKENS
 
 
+def history_budget(configured: int, context_tokens: int | None, reserved: Sequence[str], answer_tokens: int) -> int:
+    """Tokens left for previous turns: the configured budget, capped by what a known context window leaves
+    after the system prompt, the question and room for the answer."""
+    if context_tokens is None:
+        return configured
+    left = context_tokens - answer_tokens - sum(estimate_tokens(text) for text in reserved)
+    return max(0, min(configured, left))
+
+
 def _usable(message: Message) -> bool:
     if message.role == MessageRole.USER:
         return True
@@ -50,5 +59,7 @@ def title_from(text: str, max_chars: int) -> str:
     line = " ".join(text.split())
     if len(line) <= max_chars:
         return line
-    cut = line[: max_chars - 1].rsplit(" ", 1)[0] or line[: max_chars - 1]
-    return cut.rstrip(" ,.;:") + "…"
+    head = line[: max_chars - 1]
+    if line[max_chars - 1] != " " and " " in head:  # do not end on half a word
+        head = head.rsplit(" ", 1)[0]
+    return head.rstrip(" ,.;:") + "…"
