@@ -65,5 +65,5 @@ def test_models_match_the_migrations(empty_database: str) -> None:
     assert diff == []
 
 
-def test_head_revision_is_the_initial_schema() -> None:
-    assert migrate.head_revision() == "0001"
+def test_head_revision_is_the_newest_migration() -> None:
+    assert migrate.head_revision() == "0002"

@@ -5,8 +5,10 @@ from __future__ import annotations
 import enum
 import uuid
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Identity, Index, String, Text
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from nimbus.db.base import Base, utcnow
@@ -62,6 +64,7 @@ class Message(Base):
     prompt_tokens: Mapped[int | None]
     completion_tokens: Mapped[int | None]
     error: Mapped[str | None] = mapped_column(Text)
+    citations: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, default=list, server_default="[]")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     chat: Mapped[Chat] = relationship(back_populates="messages", lazy="raise")

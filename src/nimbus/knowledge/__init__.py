@@ -1,0 +1,1 @@
+"""Documents and videos: ingestion as jobs, hybrid retrieval, cited answers."""
