@@ -23,6 +23,7 @@ from nimbus.app import create_app
 from nimbus.config import (
     ChatSettings,
     DatabaseSettings,
+    KnowledgeSettings,
     LLMSettings,
     ServerSettings,
     SessionSettings,
@@ -80,6 +81,7 @@ def make_settings(database_url: str, data_dir: Path, llm: LLMSettings, **chat: i
         llm=llm,
         sessions=SessionSettings(_env_file=None, cleanup_interval_seconds=3600),
         chat=ChatSettings(_env_file=None, **chat),
+        knowledge=KnowledgeSettings(_env_file=None),
     )
 
 

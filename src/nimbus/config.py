@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from urllib.parse import quote
 
 from pydantic import AliasChoices, BaseModel, Field, SecretStr, ValidationError, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_DATA_DIR = Path("~/.local/share/nimbus")
 
@@ -120,6 +120,45 @@ class ChatSettings(_Base):
     title_chars: int = Field(default=60, ge=8, le=200, validation_alias=AliasChoices("NIMBUS_CHAT_TITLE_CHARS"))
 
 
+class EmbeddingProvider(StrEnum):
+    LOCAL = "local"
+    OPENAI = "openai"
+
+
+def _env_field(name: str, default: Any, **constraints: Any) -> Any:
+    return Field(default=default, validation_alias=AliasChoices(name), **constraints)
+
+
+class KnowledgeSettings(_Base):
+    """Ingestion, embeddings and retrieval."""
+
+    embedding_provider: EmbeddingProvider = _env_field("NIMBUS_EMBEDDING_PROVIDER", EmbeddingProvider.LOCAL)
+    embedding_model: str | None = _env_field("NIMBUS_EMBEDDING_MODEL", None)
+    embedding_base_url: str | None = _env_field("NIMBUS_EMBEDDING_BASE_URL", None)
+    embedding_batch_size: int = _env_field("NIMBUS_EMBEDDING_BATCH_SIZE", 32, ge=1, le=1024)
+    chunk_tokens: int = _env_field("NIMBUS_CHUNK_TOKENS", 200, ge=32, le=8192)
+    chunk_overlap_tokens: int = _env_field("NIMBUS_CHUNK_OVERLAP_TOKENS", 24, ge=0)
+    max_upload_mb: int = _env_field("NIMBUS_MAX_UPLOAD_MB", 200, ge=1)
+    ingest_workers: int = _env_field("NIMBUS_INGEST_WORKERS", 1, ge=0, le=16)
+    youtube_languages: Annotated[list[str], NoDecode] = _env_field("NIMBUS_YOUTUBE_LANGUAGES", ["en"])
+    youtube_proxy_url: str | None = _env_field("NIMBUS_YOUTUBE_PROXY_URL", None)
+    web_max_bytes: int = _env_field("NIMBUS_WEB_MAX_BYTES", 10 * 1024 * 1024, ge=1024)
+    web_timeout_seconds: float = _env_field("NIMBUS_WEB_TIMEOUT_SECONDS", 20.0, gt=0)
+    web_allow_private: bool = _env_field("NIMBUS_WEB_ALLOW_PRIVATE", False)
+    top_k: int = _env_field("NIMBUS_RETRIEVAL_TOP_K", 6, ge=1, le=50)
+    candidates: int = _env_field("NIMBUS_RETRIEVAL_CANDIDATES", 100, ge=10, le=1000)
+    vector_weight: float = _env_field("NIMBUS_RETRIEVAL_VECTOR_WEIGHT", 0.5, ge=0, le=1)
+    min_similarity: float = _env_field("NIMBUS_RETRIEVAL_MIN_SIMILARITY", 0.25, ge=-1, le=1)
+    text_search_config: str = _env_field("NIMBUS_TEXT_SEARCH_CONFIG", "english", pattern=r"^[a-z_]+$")
+
+    @field_validator("youtube_languages", mode="before")
+    @classmethod
+    def _split_languages(cls, value: object) -> object:
+        if isinstance(value, str) and not value.strip().startswith("["):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+
 class ServerSettings(_Base):
     """The HTTP server, the UI and where local state is kept."""
 
@@ -152,6 +191,7 @@ class Settings(BaseModel):
     llm: LLMSettings
     sessions: SessionSettings
     chat: ChatSettings
+    knowledge: KnowledgeSettings
 
 
 SETTINGS_CLASSES: tuple[type[BaseSettings], ...] = (
@@ -160,6 +200,7 @@ SETTINGS_CLASSES: tuple[type[BaseSettings], ...] = (
     LLMSettings,
     SessionSettings,
     ChatSettings,
+    KnowledgeSettings,
 )
 
 
@@ -179,7 +220,7 @@ def load_settings(env_file: Path | str | None = ".env", **overrides: Any) -> Set
     parts: dict[str, Any] = {}
     problems: list[str] = []
     keys = {"server": ServerSettings, "database": DatabaseSettings, "llm": LLMSettings}
-    keys |= {"sessions": SessionSettings, "chat": ChatSettings}
+    keys |= {"sessions": SessionSettings, "chat": ChatSettings, "knowledge": KnowledgeSettings}
     for key, cls in keys.items():
         try:
             parts[key] = overrides.get(key) or cls(_env_file=env_file)
