@@ -1,8 +1,7 @@
 """What Nimbus adds on top of its model: first-token latency, and many concurrent streaming chats.
 
-A real `nimbus serve` (embedded PostgreSQL in a temporary data dir) sits in front of the fake
-OpenAI-protocol server of the test suite, which streams every answer at a fixed rate.
-Run with `make bench` or `.venv/bin/python bench/chat_overhead.py --help`.
+A real `nimbus serve` (embedded PostgreSQL in a temporary data dir) in front of the test suite's fake
+OpenAI-protocol server, which streams every answer at a fixed rate. `make bench`, or run with `--help`.
 """
 
 from __future__ import annotations
@@ -25,6 +24,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import httpx
 from rich.console import Console
@@ -52,7 +52,7 @@ def serve_fake(chunks: int, delay: float) -> None:
 def summary(seconds: Sequence[float]) -> dict[str, float]:
     """p50/p90/p99 in milliseconds (linear interpolation)."""
     if len(seconds) < 2:
-        return {"p50": math.nan, "p90": math.nan, "p99": math.nan}
+        return dict.fromkeys(("p50", "p90", "p99"), math.nan)
     cuts = statistics.quantiles(seconds, n=100, method="inclusive")
     return {f"p{p}": round(cuts[p - 1] * 1000, 1) for p in (50, 90, 99)}
 
@@ -136,27 +136,44 @@ async def first_token_overhead(api: str, provider: str, args: argparse.Namespace
     return {"direct": summary(direct), "nimbus": summary(through), "added": summary(added)}
 
 
-async def concurrent_chats(api: str, args: argparse.Namespace) -> dict[str, object]:
+class Burst(NamedTuple):
+    wall: float
+    turns: list[Turn]
+    stored_complete: int  # answers found whole in the database afterwards
+    server_cpu: float  # seconds of CPU the Nimbus process used meanwhile
+
+
+async def burst(api: str, args: argparse.Namespace, server_pid: int) -> Burst:
     """One client per chat, each in its own session, all asking at once and reading to the end."""
     clients = [httpx.AsyncClient(base_url=api, timeout=TIMEOUT) for _ in range(args.concurrency)]
     try:
         chats = await asyncio.gather(*(new_chat(client, sign_in=True) for client in clients))
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), cpu_seconds(server_pid)
         turns = await asyncio.gather(*(ask(c, chat, args.chunks) for c, chat in zip(clients, chats, strict=True)))
-        wall = time.perf_counter() - started
-        stored = 0  # answers saved whole, as the database holds them afterwards
+        wall, cpu = time.perf_counter() - started, cpu_seconds(server_pid) - cpu
+        stored = 0
         for client, chat_id in zip(clients, chats, strict=True):
             last = (await client.get(f"/api/v1/chats/{chat_id}")).raise_for_status().json()["messages"][-1]
             stored += last["status"] == "complete" and len(last["content"].split()) == args.chunks
     finally:
         await asyncio.gather(*(client.aclose() for client in clients))
-    ok = [turn for turn in turns if turn.error is None]
+    return Burst(wall, list(turns), stored, cpu)
+
+
+async def concurrent_chats(api: str, args: argparse.Namespace, server_pid: int) -> dict[str, object]:
+    """Counts over every round; timings of the median round by wall time (a burst lasts seconds, easily
+    disturbed by anything else the machine does)."""
+    rounds = [await burst(api, args, server_pid) for _ in range(args.rounds)]
+    wall, turns, *_ = sorted(rounds, key=lambda result: result.wall)[len(rounds) // 2]
+    failed = [turn for result in rounds for turn in result.turns if turn.error is not None]
+    ok, chats = [turn for turn in turns if turn.error is None], args.concurrency * args.rounds
     return {
-        "chats": args.concurrency,
-        "completed": len(ok),
-        "errors": len(turns) - len(ok),
-        "error_kinds": sorted({turn.error for turn in turns if turn.error is not None})[:5],
-        "stored_complete": stored,
+        "chats": chats,
+        "errors": len(failed),
+        "error_kinds": sorted({str(turn.error) for turn in failed})[:5],
+        "stored_complete": sum(result.stored_complete for result in rounds),
+        "rounds_wall_s": [round(result.wall, 3) for result in rounds],
+        "server_cpu_ms_per_chat": round(1000 * sum(result.server_cpu for result in rounds) / chats, 2),
         "wall_s": round(wall, 3),
         "chats_per_s": round(len(ok) / wall, 1),
         "tokens_per_s": round(sum(turn.tokens for turn in ok) / wall, 1),
@@ -165,20 +182,16 @@ async def concurrent_chats(api: str, args: argparse.Namespace) -> dict[str, obje
     }
 
 
-def alive(pid: int) -> bool:
-    """Whether `pid` is a running process (one that exited and awaits its reaper does not count)."""
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
-    except FileNotFoundError:
-        return False
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU time used so far by process `pid`."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 @contextmanager
-def nimbus_serve(data_dir: Path, provider: str, outcome: dict[str, object]) -> Iterator[str]:
-    """`nimbus serve` on the embedded PostgreSQL, ignoring this shell's Nimbus settings; yields its URL.
-
-    On exit: SIGTERM, wait, and record in `outcome` its exit status and whether PostgreSQL stopped too.
-    """
+def nimbus_serve(data_dir: Path, provider: str, outcome: dict[str, object]) -> Iterator[tuple[str, int]]:
+    """`nimbus serve` on the embedded PostgreSQL, blind to this shell's Nimbus settings; on exit, SIGTERM and
+    record in `outcome` its exit status and whether its PostgreSQL stopped too."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = int(probe.getsockname()[1])
@@ -196,20 +209,16 @@ def nimbus_serve(data_dir: Path, provider: str, outcome: dict[str, object]) -> I
             if server.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"nimbus serve did not start:\n{log.read_text(errors='replace')[-3000:]}")
             time.sleep(0.2)
-        yield url
+        yield url, server.pid
     finally:
-        pidfile = data_dir / "postgres" / "postmaster.pid"
-        postmaster = int(pidfile.read_text().split()[0]) if pidfile.exists() else None
         server.send_signal(signal.SIGTERM)
         try:
             outcome["server_exit"] = server.wait(timeout=60)
         except subprocess.TimeoutExpired:
             server.kill()
             outcome["server_exit"] = server.wait()
-        deadline = time.monotonic() + 10
-        while postmaster is not None and alive(postmaster) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        outcome["postgres_stopped"] = postmaster is None or not alive(postmaster)
+        # PostgreSQL removes its pid file last thing when it stops.
+        outcome["postgres_stopped"] = not (data_dir / "postgres" / "postmaster.pid").exists()
 
 
 def _healthy(url: str) -> bool:
@@ -226,7 +235,8 @@ def report(args: argparse.Namespace, first: dict[str, dict[str, float]], load: d
     for label, key in (("provider directly", "direct"), ("through Nimbus", "nimbus"), ("added by Nimbus", "added")):
         table.add_row(label, *(f"{first[key][p]:.1f}" for p in ("p50", "p90", "p99")))
     console.print(table)
-    table = Table("", "value", title=f"{load['chats']} concurrent streaming chats")
+    title = f"{args.concurrency} concurrent streaming chats: {args.rounds} rounds, timings of the median round"
+    table = Table("", "value", title=title)
     for key, value in load.items():
         table.add_row(key, json.dumps(value) if isinstance(value, dict | list) else str(value))
     console.print(table)
@@ -235,7 +245,8 @@ def report(args: argparse.Namespace, first: dict[str, dict[str, float]], load: d
     console.print(f"nimbus serve exit status {outcome['server_exit']}; embedded PostgreSQL stopped: {stopped}")
     cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
                 if line.startswith("model name")), platform.processor())  # fmt: skip
-    machine = {"cpus": os.cpu_count(), "cpu": cpu, "python": platform.python_version(), "load_1m": load_average}
+    machine: dict[str, object] = {"cpus": os.cpu_count(), "cpu": cpu, "python": platform.python_version()}
+    machine |= {"load_1m_before": load_average, "load_1m_after": round(os.getloadavg()[0], 2)}
     figures: dict[str, object] = {"machine": machine, "stream": {"chunks": args.chunks, "delay_s": args.chunk_delay}}
     figures |= {"first_token_ms": {"requests": args.requests, **first}, "concurrent": load, **outcome}
     print(json.dumps(figures))
@@ -247,6 +258,7 @@ def main() -> int:
     parser.add_argument("--requests", type=int, default=200, help="sequential requests for the first-token figures")
     parser.add_argument("--warmup", type=int, default=10, help="requests before measuring")
     parser.add_argument("--concurrency", type=int, default=100, help="simultaneous streaming chats")
+    parser.add_argument("--rounds", type=int, default=3, help="bursts of concurrent chats (the median is shown)")
     parser.add_argument("--chunks", type=int, default=40, help="chunks per streamed answer")
     parser.add_argument("--chunk-delay", type=float, default=0.02, help="seconds between chunks")
     parser.add_argument("--serve-fake", action="store_true", help=argparse.SUPPRESS)
@@ -257,21 +269,20 @@ def main() -> int:
     load_average = round(os.getloadavg()[0], 2)  # other work on the machine skews every figure
     data_dir = Path(tempfile.mkdtemp(prefix="nimbus-bench-"))
     data_dir.chmod(0o755)  # when run as root, the PostgreSQL user can then keep its cluster inside it
-    fake_command = [sys.executable, __file__, "--serve-fake", f"--chunks={args.chunks}"]
-    fake_command.append(f"--chunk-delay={args.chunk_delay}")
+    fake_command = [sys.executable, __file__, *sys.argv[1:], "--serve-fake"]  # the same options
     fake = subprocess.Popen(fake_command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, start_new_session=True)
     outcome: dict[str, object] = {}
     try:
         assert fake.stdout is not None
         provider = fake.stdout.readline().decode().strip()
-        with nimbus_serve(data_dir, provider, outcome) as api:
+        with nimbus_serve(data_dir, provider, outcome) as (api, server_pid):
             console.print(f"[dim]nimbus serve at {api}; provider at {provider}; data in {data_dir}[/dim]")
             first = asyncio.run(first_token_overhead(api, provider, args))
-            load = asyncio.run(concurrent_chats(api, args))
+            load = asyncio.run(concurrent_chats(api, args, server_pid))
     finally:
-        if fake.stdin is not None:
-            fake.stdin.close()
-        fake.wait(timeout=30)
+        fake.communicate(timeout=30)  # closing its stdin stops it
+        if (data_dir / "postgres").is_symlink():  # the cluster was kept outside the data dir (see configuration.md)
+            shutil.rmtree((data_dir / "postgres").resolve(), ignore_errors=True)
         shutil.rmtree(data_dir, ignore_errors=True)
     return report(args, first, load, outcome, load_average)
 

@@ -19,7 +19,7 @@ from fastapi import FastAPI
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from nimbus.app import create_app
+from nimbus.app import Components, create_app
 from nimbus.config import (
     ChatSettings,
     DatabaseSettings,
@@ -34,6 +34,8 @@ from nimbus.config import (
 from nimbus.db import migrate
 from nimbus.db.base import Base
 from nimbus.db.embedded import EmbeddedPostgres
+from nimbus.knowledge.embeddings import build_embedder
+from nimbus.knowledge.types import Embedder
 from tests.fakes.openai_server import FakeOpenAI
 
 pytest_plugins = ["tests.fakes.fixtures"]
@@ -73,7 +75,9 @@ async def clean_db(database_url: str) -> AsyncIterator[str]:
     yield database_url
 
 
-def make_settings(database_url: str, data_dir: Path, llm: LLMSettings, **chat: int) -> Settings:
+def make_settings(
+    database_url: str, data_dir: Path, llm: LLMSettings, knowledge: KnowledgeSettings | None = None, **chat: int
+) -> Settings:
     """Settings for a test app, independent of the environment and of any `.env`."""
     return Settings(
         server=ServerSettings(_env_file=None, data_dir=data_dir),
@@ -81,7 +85,7 @@ def make_settings(database_url: str, data_dir: Path, llm: LLMSettings, **chat: i
         llm=llm,
         sessions=SessionSettings(_env_file=None, cleanup_interval_seconds=3600),
         chat=ChatSettings(_env_file=None, **chat),
-        knowledge=KnowledgeSettings(_env_file=None),
+        knowledge=knowledge or KnowledgeSettings(_env_file=None),
     )
 
 
@@ -99,14 +103,25 @@ def fake_llm(fake: FakeOpenAI, **overrides: object) -> LLMSettings:
     return LLMSettings(_env_file=None, **values)  # type: ignore[arg-type]
 
 
+@pytest.fixture(scope="session")
+def embedder() -> Embedder:
+    """The bundled embedding model, loaded once per run."""
+    return build_embedder(KnowledgeSettings(_env_file=None), LLMSettings(_env_file=None))
+
+
+@pytest.fixture(scope="session")
+def components(embedder: Embedder) -> Components:
+    return Components(embedder=embedder)
+
+
 @pytest.fixture
 def settings(clean_db: str, tmp_path: Path, fake_openai: FakeOpenAI) -> Settings:
     return make_settings(clean_db, tmp_path, fake_llm(fake_openai))
 
 
 @pytest_asyncio.fixture
-async def app(settings: Settings) -> AsyncIterator[FastAPI]:
-    application = create_app(settings)
+async def app(settings: Settings, components: Components) -> AsyncIterator[FastAPI]:
+    application = create_app(settings, components)
     async with application.router.lifespan_context(application):
         yield application
 
@@ -156,12 +171,14 @@ class LiveServer:
 
 @pytest.fixture(scope="session")
 def live_api(
-    database_url: str, tmp_path_factory: pytest.TempPathFactory, fake_openai_server: FakeOpenAI
+    database_url: str, tmp_path_factory: pytest.TempPathFactory, fake_openai_server: FakeOpenAI, components: Components
 ) -> Iterator[LiveServer]:
     """A real uvicorn server on 127.0.0.1 (in a thread), using the test database and the fake LLM."""
     settings = make_settings(database_url, tmp_path_factory.mktemp("live"), fake_llm(fake_openai_server))
     port = free_port()
-    config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning", log_config=None)
+    config = uvicorn.Config(
+        create_app(settings, components), host="127.0.0.1", port=port, log_level="warning", log_config=None
+    )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name="live-api", daemon=True)
     thread.start()

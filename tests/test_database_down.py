@@ -8,15 +8,17 @@ from pathlib import Path
 import httpx
 import pytest_asyncio
 
-from nimbus.app import create_app
+from nimbus.app import Components, create_app
 from tests.conftest import fake_llm, free_port, make_settings
 from tests.fakes.openai_server import FakeOpenAI
 
 
 @pytest_asyncio.fixture
-async def offline_db_client(tmp_path: Path, fake_openai: FakeOpenAI) -> AsyncIterator[httpx.AsyncClient]:
+async def offline_db_client(
+    tmp_path: Path, fake_openai: FakeOpenAI, components: Components
+) -> AsyncIterator[httpx.AsyncClient]:
     url = f"postgresql+psycopg://nobody:secret@127.0.0.1:{free_port()}/nimbus"
-    app = create_app(make_settings(url, tmp_path, fake_llm(fake_openai)))
+    app = create_app(make_settings(url, tmp_path, fake_llm(fake_openai)), components)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://nimbus.test") as http:

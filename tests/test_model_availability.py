@@ -9,14 +9,16 @@ import httpx
 import pytest
 import pytest_asyncio
 
-from nimbus.app import create_app
+from nimbus.app import Components, create_app
 from nimbus.config import LLMSettings
 from tests.conftest import make_settings, new_token
 from tests.helpers import ask, new_chat
 
 
-async def _client_for(llm: LLMSettings, database_url: str, data_dir: Path) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(make_settings(database_url, data_dir, llm))
+async def _client_for(
+    llm: LLMSettings, database_url: str, data_dir: Path, components: Components
+) -> AsyncIterator[httpx.AsyncClient]:
+    app = create_app(make_settings(database_url, data_dir, llm), components)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://nimbus.test", timeout=120) as http:
@@ -25,9 +27,9 @@ async def _client_for(llm: LLMSettings, database_url: str, data_dir: Path) -> As
 
 
 @pytest_asyncio.fixture
-async def missing_model(clean_db: str, tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
+async def missing_model(clean_db: str, tmp_path: Path, components: Components) -> AsyncIterator[httpx.AsyncClient]:
     llm = LLMSettings(_env_file=None, provider="local", model_path=tmp_path / "absent.gguf")
-    async for http in _client_for(llm, clean_db, tmp_path):
+    async for http in _client_for(llm, clean_db, tmp_path, components):
         yield http
 
 
@@ -51,11 +53,13 @@ async def test_unusable_model_degrades_health_and_explains_in_chat(missing_model
 
 
 @pytest_asyncio.fixture
-async def real_local_model(clean_db: str, tmp_path: Path, local_model_path: Path) -> AsyncIterator[httpx.AsyncClient]:
+async def real_local_model(
+    clean_db: str, tmp_path: Path, local_model_path: Path, components: Components
+) -> AsyncIterator[httpx.AsyncClient]:
     llm = LLMSettings(
         _env_file=None, provider="local", model_path=local_model_path, max_tokens=12, context_tokens=1024, temperature=0
     )
-    async for http in _client_for(llm, clean_db, tmp_path):
+    async for http in _client_for(llm, clean_db, tmp_path, components):
         yield http
 
 

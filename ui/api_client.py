@@ -2,212 +2,29 @@
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator
 from datetime import datetime
 from types import TracebackType
-from typing import Any, Literal, TypeVar
+from typing import Any, BinaryIO, Literal
 
 import requests
 
-_T = TypeVar("_T")
-JsonObject = dict[str, Any]
+from ui.api_errors import ApiError, BackendUnavailableError, JsonObject, parsed, raise_for_status
+from ui.api_models import (
+    Chat,
+    ChatDetail,
+    ChatPage,
+    Document,
+    DocumentPage,
+    ModelInfo,
+    Session,
+    parse_chat,
+    parse_document,
+    parse_message,
+)
+from ui.api_stream import StreamEvent, stream_events
 
-
-class ApiError(Exception):
-    """The API answered with an error, or could not be used at all."""
-
-    def __init__(self, message: str, *, code: str = "api_error", status: int | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.code = code
-        self.status = status
-
-
-class BackendUnavailableError(ApiError):
-    """No connection to the API could be made, or it dropped mid-answer."""
-
-
-class UnauthorizedError(ApiError):
-    """The session token is missing, unknown or expired."""
-
-
-class NotFoundError(ApiError):
-    """The chat does not exist or belongs to another session."""
-
-
-@dataclass(frozen=True)
-class Session:
-    token: str
-    expires_at: datetime
-
-
-@dataclass(frozen=True)
-class ModelInfo:
-    provider: str
-    model: str
-    ready: bool
-    detail: str
-
-
-@dataclass(frozen=True)
-class Chat:
-    id: str
-    name: str
-    created_at: datetime
-    updated_at: datetime
-
-
-@dataclass(frozen=True)
-class ChatPage:
-    items: list[Chat]
-    total: int
-    limit: int
-    offset: int
-
-
-@dataclass(frozen=True)
-class Message:
-    id: str
-    role: Literal["user", "assistant"]
-    content: str
-    status: Literal["complete", "streaming", "interrupted", "error"]
-    model: str | None
-    prompt_tokens: int | None
-    completion_tokens: int | None
-    error: str | None
-    created_at: datetime
-
-
-@dataclass(frozen=True)
-class ChatDetail:
-    chat: Chat
-    messages: list[Message]
-
-
-@dataclass(frozen=True)
-class StreamStart:
-    chat_id: str
-    user_message_id: str
-    assistant_message_id: str
-
-
-@dataclass(frozen=True)
-class StreamToken:
-    text: str
-
-
-@dataclass(frozen=True)
-class StreamDone:
-    message_id: str
-    model: str
-    prompt_tokens: int | None
-    completion_tokens: int | None
-
-
-@dataclass(frozen=True)
-class StreamFailed:
-    code: str
-    message: str
-    message_id: str | None
-
-
-StreamEvent = StreamStart | StreamToken | StreamDone | StreamFailed
-
-
-def _chat(data: JsonObject) -> Chat:
-    return Chat(
-        id=str(data["id"]),
-        name=str(data["name"]),
-        created_at=datetime.fromisoformat(data["created_at"]),
-        updated_at=datetime.fromisoformat(data["updated_at"]),
-    )
-
-
-def _message(data: JsonObject) -> Message:
-    return Message(
-        id=str(data["id"]),
-        role=data["role"],
-        content=str(data["content"]),
-        status=data["status"],
-        model=data.get("model"),
-        prompt_tokens=data.get("prompt_tokens"),
-        completion_tokens=data.get("completion_tokens"),
-        error=data.get("error"),
-        created_at=datetime.fromisoformat(data["created_at"]),
-    )
-
-
-def _stream_event(event: str, data: JsonObject) -> StreamEvent | None:
-    if event == "start":
-        return StreamStart(
-            chat_id=str(data["chat_id"]),
-            user_message_id=str(data["user_message_id"]),
-            assistant_message_id=str(data["assistant_message_id"]),
-        )
-    if event == "token":
-        return StreamToken(text=str(data["text"]))
-    if event == "done":
-        usage = data.get("usage") or {}
-        return StreamDone(
-            message_id=str(data["message_id"]),
-            model=str(data["model"]),
-            prompt_tokens=usage.get("prompt_tokens"),
-            completion_tokens=usage.get("completion_tokens"),
-        )
-    if event == "error":
-        return StreamFailed(
-            code=str(data.get("code", "model_error")),
-            message=str(data.get("message", "The model failed to answer.")),
-            message_id=data.get("message_id"),
-        )
-    return None
-
-
-def _parsed(parse: Callable[[JsonObject], _T], data: Any) -> _T:
-    """Apply `parse`, turning a response of the wrong shape into an `ApiError`."""
-    try:
-        return parse(data)
-    except (KeyError, TypeError, ValueError) as exc:
-        raise ApiError(f"The API sent an unexpected response ({exc!r}).", code="invalid_response") from exc
-
-
-def iter_sse(chunks: Iterable[bytes]) -> Iterator[tuple[str, str]]:
-    """Yield `(event, data)` pairs from raw server-sent-event bytes, as each event completes."""
-    buffer = b""
-    event, data_lines = "message", list[str]()
-    for chunk in chunks:
-        buffer += chunk
-        *lines, buffer = buffer.split(b"\n")
-        for raw in lines:
-            line = raw.rstrip(b"\r").decode("utf-8")
-            if not line:
-                if data_lines:
-                    yield event, "\n".join(data_lines)
-                event, data_lines = "message", []
-                continue
-            field, _, value = line.partition(":")
-            value = value.removeprefix(" ")
-            if field == "event":
-                event = value
-            elif field == "data":
-                data_lines.append(value)
-    if data_lines:
-        yield event, "\n".join(data_lines)
-
-
-def _raise_for_status(response: requests.Response) -> None:
-    if response.ok:
-        return
-    code, message = "http_error", f"The API answered {response.status_code} {response.reason}."
-    try:
-        error = response.json()["error"]
-        code, message = str(error["code"]), str(error["message"])
-    except (ValueError, KeyError, TypeError):
-        pass  # not our error envelope (a proxy page, say): keep the status line
-    error_class = {401: UnauthorizedError, 404: NotFoundError}.get(response.status_code, ApiError)
-    raise error_class(message, code=code, status=response.status_code)
+DeleteOutcome = Literal["deleted", "cancelled"]
 
 
 class NimbusClient:
@@ -252,43 +69,43 @@ class NimbusClient:
             ) from exc
         except requests.Timeout as exc:
             raise ApiError(f"The Nimbus API at {self.base_url} did not answer in time.", code="timeout") from exc
-        _raise_for_status(response)
+        raise_for_status(response)
         return response
 
     def create_session(self) -> Session:
         """Get-or-create a session: the current token refreshed if still valid, else a fresh one."""
         data = self._request("POST", "/api/v1/sessions").json()
-        session = _parsed(lambda d: Session(str(d["token"]), datetime.fromisoformat(d["expires_at"])), data)
+        session = parsed(lambda d: Session(str(d["token"]), datetime.fromisoformat(d["expires_at"])), data)
         self.token = session.token
         return session
 
     def model(self) -> ModelInfo:
         """Which provider and model answer, and whether they are ready."""
         data = self._request("GET", "/api/v1/model").json()
-        return _parsed(
+        return parsed(
             lambda d: ModelInfo(str(d["provider"]), str(d["model"]), bool(d["ready"]), str(d["detail"])), data
         )
 
     def list_chats(self, *, limit: int = 50, offset: int = 0) -> ChatPage:
         """This session's chats, most recent first."""
         data = self._request("GET", "/api/v1/chats", params={"limit": limit, "offset": offset}).json()
-        return _parsed(
-            lambda d: ChatPage([_chat(c) for c in d["items"]], int(d["total"]), int(d["limit"]), int(d["offset"])),
+        return parsed(
+            lambda d: ChatPage([parse_chat(c) for c in d["items"]], int(d["total"]), int(d["limit"]), int(d["offset"])),
             data,
         )
 
     def create_chat(self, name: str | None = None) -> Chat:
         """Start an empty chat."""
-        return _parsed(_chat, self._request("POST", "/api/v1/chats", json_body={"name": name}).json())
+        return parsed(parse_chat, self._request("POST", "/api/v1/chats", json_body={"name": name}).json())
 
     def get_chat(self, chat_id: str) -> ChatDetail:
-        """A chat with its messages, oldest first."""
+        """A chat with its messages (and their citations), oldest first."""
         data = self._request("GET", f"/api/v1/chats/{chat_id}").json()
-        return _parsed(lambda d: ChatDetail(_chat(d), [_message(m) for m in d["messages"]]), data)
+        return parsed(lambda d: ChatDetail(parse_chat(d), [parse_message(m) for m in d["messages"]]), data)
 
     def rename_chat(self, chat_id: str, name: str) -> Chat:
         """Give a chat a new name."""
-        return _parsed(_chat, self._request("PATCH", f"/api/v1/chats/{chat_id}", json_body={"name": name}).json())
+        return parsed(parse_chat, self._request("PATCH", f"/api/v1/chats/{chat_id}", json_body={"name": name}).json())
 
     def delete_chat(self, chat_id: str) -> None:
         """Delete a chat and its messages."""
@@ -311,28 +128,52 @@ class NimbusClient:
     def _stream(self, path: str, body: JsonObject | None) -> Iterator[StreamEvent]:
         # The request is made here, so HTTP errors (404, 413, 422) raise before any iteration.
         response = self._request("POST", path, json_body=body, stream=True, timeout=(5.0, self.stream_timeout))
-        return _events(response)
+        return stream_events(response)
 
+    def upload_document(self, name: str, content: bytes | BinaryIO, chat_id: str | None = None) -> Document:
+        """Upload a file to the library, and to `chat_id` when given; it is indexed in the background."""
+        form = {"chat_id": chat_id} if chat_id else None
+        response = self._request(
+            "POST", "/api/v1/documents", files={"file": (name, content)}, data=form, timeout=(5.0, self.stream_timeout)
+        )
+        return parsed(parse_document, response.json())
 
-def _decode_event(event: str, data: str) -> StreamEvent | None:
-    try:
-        return _stream_event(event, json.loads(data))
-    except (KeyError, TypeError, ValueError) as exc:
-        raise ApiError(f"The API sent a malformed {event!r} event ({exc!r}).", code="invalid_response") from exc
+    def add_youtube(self, url: str, chat_id: str | None = None) -> Document:
+        """Add a YouTube video by link or id; its transcript is indexed in the background."""
+        return self._add_link("/api/v1/documents/youtube", url, chat_id)
 
+    def add_web_page(self, url: str, chat_id: str | None = None) -> Document:
+        """Add a web page; it is fetched and indexed in the background."""
+        return self._add_link("/api/v1/documents/url", url, chat_id)
 
-def _events(response: requests.Response) -> Iterator[StreamEvent]:
-    with response:
-        try:
-            for event, data in iter_sse(response.iter_content(chunk_size=None)):
-                parsed = _decode_event(event, data)
-                if parsed is None:
-                    continue
-                yield parsed
-                if isinstance(parsed, StreamDone | StreamFailed):
-                    return
-        except requests.RequestException as exc:
-            raise BackendUnavailableError(
-                "The connection to the Nimbus API was lost during the answer.", code="stream_lost"
-            ) from exc
-    raise ApiError("The answer stream ended without finishing.", code="stream_incomplete")
+    def _add_link(self, path: str, url: str, chat_id: str | None) -> Document:
+        return parsed(parse_document, self._request("POST", path, json_body={"url": url, "chat_id": chat_id}).json())
+
+    def list_documents(self) -> DocumentPage:
+        """The session's documents with their indexing status, newest first."""
+        data = self._request("GET", "/api/v1/documents").json()
+        return parsed(lambda d: DocumentPage([parse_document(i) for i in d["items"]], int(d["total"])), data)
+
+    def get_document(self, document_id: str) -> Document:
+        """One document: status, progress, pages, chunks and error."""
+        return parsed(parse_document, self._request("GET", f"/api/v1/documents/{document_id}").json())
+
+    def delete_document(self, document_id: str) -> DeleteOutcome:
+        """Delete a document; one still being indexed is cancelled first and removed shortly after."""
+        response = self._request("DELETE", f"/api/v1/documents/{document_id}")
+        return "cancelled" if response.status_code == 202 else "deleted"
+
+    def document_file(self, document_id: str) -> bytes:
+        """The original uploaded file."""
+        return self._request("GET", f"/api/v1/documents/{document_id}/file", timeout=(5.0, self.stream_timeout)).content
+
+    def chat_documents(self, chat_id: str) -> list[str]:
+        """The ids of the documents a chat answers from (empty: the whole library)."""
+        data = self._request("GET", f"/api/v1/chats/{chat_id}/documents").json()
+        return parsed(lambda d: [str(i) for i in d["document_ids"]], data)
+
+    def select_chat_documents(self, chat_id: str, document_ids: list[str]) -> list[str]:
+        """Choose the documents a chat answers from (an empty list: the whole library)."""
+        body = {"document_ids": document_ids}
+        data = self._request("PUT", f"/api/v1/chats/{chat_id}/documents", json_body=body).json()
+        return parsed(lambda d: [str(i) for i in d["document_ids"]], data)

@@ -13,15 +13,11 @@ if _ROOT not in sys.path:
 
 import streamlit as st  # noqa: E402
 
-from ui.api_client import (  # noqa: E402
-    ApiError,
-    BackendUnavailableError,
-    ChatDetail,
-    NimbusClient,
-    NotFoundError,
-    UnauthorizedError,
-)
+from ui.api_client import NimbusClient  # noqa: E402
+from ui.api_errors import ApiError, BackendUnavailableError, NotFoundError, UnauthorizedError  # noqa: E402
+from ui.api_models import ChatDetail  # noqa: E402
 from ui.components.chat import render_chat  # noqa: E402
+from ui.components.documents import render_documents  # noqa: E402
 from ui.components.navigation import open_chat_id, set_open_chat  # noqa: E402
 from ui.components.session import ensure_session, forget_session, remember_session_in_browser  # noqa: E402
 from ui.components.sidebar import render_sidebar  # noqa: E402
@@ -55,6 +51,9 @@ def _render_page(client: NimbusClient) -> None:
     detail = _load_open_chat(client)
     render_sidebar(client, model, client.list_chats(), detail.chat if detail else None)
     render_chat(client, detail)
+    # Drawn last (still in the sidebar), so a sent message is answered before the panel can rerun the page.
+    with st.sidebar:
+        render_documents(client, detail.chat.id if detail else None)
 
 
 def _load_open_chat(client: NimbusClient) -> ChatDetail | None:

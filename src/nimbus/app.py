@@ -7,6 +7,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
@@ -21,12 +22,17 @@ from nimbus.db.base import utcnow
 from nimbus.db.engine import Database
 from nimbus.db.provision import provision
 from nimbus.health.router import router as health_router
+from nimbus.knowledge.embeddings import build_embedder
+from nimbus.knowledge.jobs import IngestionRunner
+from nimbus.knowledge.router import router as knowledge_router
+from nimbus.knowledge.types import Embedder
 from nimbus.limits import BodySizeLimit
 from nimbus.llm.factory import build_chat_model
 from nimbus.llm.router import router as model_router
 from nimbus.observability import configure_logging
 from nimbus.sessions.router import router as sessions_router
 from nimbus.state import AppState
+from nimbus.storage.factory import build_blob_store
 from nimbus.version import get_version
 
 log = logging.getLogger(__name__)
@@ -40,7 +46,14 @@ async def _cancel(task: asyncio.Task[None]) -> None:
         await task
 
 
-def _lifespan(settings: Settings):  # type: ignore[no-untyped-def]
+@dataclass(frozen=True, slots=True)
+class Components:
+    """Parts a caller may supply ready-made instead of having the app build them (e.g. a loaded embedder)."""
+
+    embedder: Embedder | None = None
+
+
+def _lifespan(settings: Settings, components: Components):  # type: ignore[no-untyped-def]
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with AsyncExitStack() as stack:
@@ -52,7 +65,12 @@ def _lifespan(settings: Settings):  # type: ignore[no-untyped-def]
             stack.push_async_callback(database.dispose)
             chat_model = await asyncio.to_thread(build_chat_model, settings.llm, settings.server.data_dir)
             stack.push_async_callback(chat_model.aclose)
-            app.state.nimbus = AppState(settings, database, chat_model, started_at=utcnow())
+            embedder = components.embedder or build_embedder(settings.knowledge, settings.llm)
+            blobs = build_blob_store(settings.server.data_dir)
+            ingestion = IngestionRunner(database, settings, embedder, blobs)
+            ingestion.start()
+            stack.push_async_callback(ingestion.stop)
+            app.state.nimbus = AppState(settings, database, chat_model, embedder, blobs, ingestion, started_at=utcnow())
             interval = settings.sessions.cleanup_interval_seconds
             cleanup = asyncio.create_task(maintenance.cleanup_forever(database, interval), name="cleanup")
             stack.push_async_callback(_cancel, cleanup)
@@ -63,7 +81,7 @@ def _lifespan(settings: Settings):  # type: ignore[no-untyped-def]
     return lifespan
 
 
-def create_app(settings: Settings) -> FastAPI:
+def create_app(settings: Settings, components: Components | None = None) -> FastAPI:
     """Build the application; nothing is started until its lifespan runs."""
     configure_logging(settings.server.log_level)
     app = FastAPI(
@@ -71,13 +89,16 @@ def create_app(settings: Settings) -> FastAPI:
         version=get_version(),
         description="Chat with your own documents and videos. Authenticate with `Authorization: Bearer <token>` "
         "from `POST /api/v1/sessions`.",
-        lifespan=_lifespan(settings),
+        lifespan=_lifespan(settings, components or Components()),
     )
     handlers.install(app)
-    for router in (health_router, legacy_router, sessions_router, chat_router, model_router, openai_router):
+    routers = (health_router, legacy_router, sessions_router, chat_router, knowledge_router, model_router)
+    for router in (*routers, openai_router):
         app.include_router(router)
     max_body = max(MIN_BODY_BYTES, settings.chat.max_message_chars * 8)
-    app.add_middleware(BodySizeLimit, max_bytes=max_body)
+    # Uploads may be large (multipart overhead on top of the file limit); everything else stays small.
+    uploads = {"/api/v1/documents": (settings.knowledge.max_upload_mb << 20) + MIN_BODY_BYTES}
+    app.add_middleware(BodySizeLimit, max_bytes=max_body, overrides=uploads)
     if settings.server.cors_origins:
         app.add_middleware(
             CORSMiddleware,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -81,7 +82,38 @@ def chat(api_url: ApiUrl = None) -> None:
     from nimbus.terminal_chat import chat_loop
 
     settings = _settings()
-    raise typer.Exit(chat_loop(api_url or settings.server.api_url))
+    raise typer.Exit(chat_loop(api_url or settings.server.api_url, settings.server.data_dir))
+
+
+@app.command()
+def ingest(
+    target: Annotated[str, typer.Argument(help="A file, a YouTube link or id, or a web page URL.")],
+    api_url: ApiUrl = None,
+) -> None:
+    """Add a document to the command line's library and wait until it is indexed (exit 0 when ready)."""
+    from nimbus.ingest_client import ingest as run_ingest
+
+    settings = _settings()
+    raise typer.Exit(run_ingest(api_url or settings.server.api_url, settings.server.data_dir, target))
+
+
+@app.command("eval")
+def evaluate(
+    directory: Annotated[Path, typer.Argument(exists=True, file_okay=False, help="A BEIR-format folder.")],
+    split: Annotated[str, typer.Option(help="qrels split to score.")] = "test",
+    limit: Annotated[int | None, typer.Option(help="Evaluate only the first N queries.")] = None,
+    mode: Annotated[str, typer.Option(help="hybrid, vector or lexical.")] = "hybrid",
+) -> None:
+    """Measure retrieval on a BEIR folder in a fresh temporary database; the last line is the JSON metrics."""
+    import json
+
+    from nimbus.knowledge.evaluation import format_report, run_evaluation
+
+    if mode not in ("hybrid", "vector", "lexical"):
+        raise typer.BadParameter("mode must be hybrid, vector or lexical", param_hint="--mode")
+    metrics = run_evaluation(directory, split=split, limit=limit, mode=mode, settings=_settings())
+    console.print(format_report(metrics))
+    typer.echo(json.dumps(metrics))
 
 
 @app.command()

@@ -4,13 +4,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 from fastapi import Depends, Request
 
 from nimbus.config import Settings
 from nimbus.db.engine import Database
 from nimbus.llm.base import ChatModel, GenerationParams
+
+if TYPE_CHECKING:
+    from nimbus.knowledge.jobs import IngestionRunner
+    from nimbus.knowledge.types import Embedder
+    from nimbus.storage.base import BlobStore
 
 
 @dataclass(slots=True)
@@ -20,6 +25,9 @@ class AppState:
     settings: Settings
     database: Database
     chat_model: ChatModel
+    embedder: Embedder
+    blobs: BlobStore
+    ingestion: IngestionRunner
     started_at: datetime
 
     def generation_params(self) -> GenerationParams:

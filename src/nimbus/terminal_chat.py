@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 from rich.console import Console
 from rich.prompt import Prompt
+
+from nimbus.cli_session import open_cli_session
 
 console = Console()
 TIMEOUT = httpx.Timeout(10.0, read=300.0)
@@ -42,18 +45,31 @@ def _ask(client: httpx.Client, chat_id: str, question: str) -> None:
             payload = json.loads(data)
             if event == "token":
                 console.print(payload["text"], end="", markup=False, highlight=False)
+            elif event == "citations" and payload["citations"]:
+                sources = "; ".join(_cited(c) for c in payload["citations"])
+                console.print(f"[dim]sources: {sources}[/dim]")
+            elif event == "notice":
+                console.print(f"[yellow]{payload['message']}[/yellow]")
             elif event == "error":
                 console.print(f"\n[red]{payload['message']}[/red]")
             elif event == "done":
                 console.print()
 
 
-def chat_loop(api_url: str, questions: Iterator[str] | None = None) -> int:
-    """Chat until EOF or /quit; `questions` replaces the keyboard (used by tests)."""
+def _cited(citation: dict[str, object]) -> str:
+    if citation.get("page") is not None:
+        return f"{citation['document_name']} p. {citation['page']}"
+    if citation.get("start_seconds") is not None:
+        seconds = int(float(str(citation["start_seconds"])))
+        return f"{citation['document_name']} {seconds // 60}:{seconds % 60:02d}"
+    return str(citation["document_name"])
+
+
+def chat_loop(api_url: str, data_dir: Path, questions: Iterator[str] | None = None) -> int:
+    """Chat until EOF or /quit (in the command line's own session); `questions` replaces the keyboard."""
     try:
         with httpx.Client(base_url=api_url, timeout=TIMEOUT) as client:
-            token = client.post("/api/v1/sessions").raise_for_status().json()["token"]
-            client.headers["Authorization"] = f"Bearer {token}"
+            open_cli_session(client, data_dir)
             model = client.get("/api/v1/model").raise_for_status().json()
             console.print(f"Nimbus at {api_url} — {model['provider']}:{model['model']}. /new starts over, /quit ends.")
             chat_id = client.post("/api/v1/chats", json={}).raise_for_status().json()["id"]

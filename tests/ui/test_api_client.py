@@ -1,38 +1,20 @@
-"""The UI's HTTP client against the real Nimbus API (and the SSE parser it relies on)."""
+"""The UI's HTTP client against the real Nimbus API: sessions, chats, answers and errors."""
 
 from __future__ import annotations
 
 import socket
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from ui.api_client import (
-    ApiError,
-    BackendUnavailableError,
-    NimbusClient,
-    NotFoundError,
-    StreamDone,
-    StreamEvent,
-    StreamFailed,
-    StreamStart,
-    StreamToken,
-    UnauthorizedError,
-    iter_sse,
-)
+from ui.api_client import NimbusClient
+from ui.api_errors import ApiError, BackendUnavailableError, NotFoundError, UnauthorizedError
+from ui.api_stream import StreamDone, StreamEvent, StreamFailed, StreamStart, StreamToken
 
 from tests.fakes.openai_server import Reply, Status
 
 # Enough failures to outlast any retries the server makes before giving up on the model.
 MODEL_DOWN = [Status(500)] * 6
-
-
-@pytest.fixture
-def client(live_api: Any) -> Iterator[NimbusClient]:
-    with NimbusClient(live_api.url) as fresh:
-        fresh.create_session()
-        yield fresh
 
 
 def closed_port_url() -> str:
@@ -44,20 +26,6 @@ def closed_port_url() -> str:
 
 def answer_text(events: list[StreamEvent]) -> str:
     return "".join(event.text for event in events if isinstance(event, StreamToken))
-
-
-def test_iter_sse_joins_events_split_across_chunks() -> None:
-    chunks = [b"event: tok", b'en\ndata: {"text"', b': "a"}\r\n\r\n: keep-alive\n\nevent: done\ndata: {}\n\n']
-    assert list(iter_sse(chunks)) == [("token", '{"text": "a"}'), ("done", "{}")]
-
-
-def test_iter_sse_joins_multiline_data_and_defaults_event_name() -> None:
-    assert list(iter_sse([b"data: one\ndata: two\n\n"])) == [("message", "one\ntwo")]
-
-
-def test_iter_sse_decodes_utf8_split_inside_a_character() -> None:
-    raw = 'data: {"text": "é☁"}\n\n'.encode()
-    assert list(iter_sse([raw[:15], raw[15:]])) == [("message", '{"text": "é☁"}')]
 
 
 def test_session_token_is_kept_while_valid(live_api: Any) -> None:

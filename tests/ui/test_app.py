@@ -3,42 +3,16 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 from streamlit.testing.v1 import AppTest
-from ui.api_client import NimbusClient, NotFoundError
+from ui.api_client import NimbusClient
+from ui.api_errors import NotFoundError
 
 from tests.fakes.openai_server import Reply
+from tests.ui.helpers import texts
 from tests.ui.test_api_client import MODEL_DOWN, closed_port_url
-
-APP_PATH = Path(__file__).resolve().parents[2] / "ui" / "app.py"
-
-
-@pytest.fixture
-def app(live_api: Any, monkeypatch: pytest.MonkeyPatch) -> AppTest:
-    monkeypatch.setenv("NIMBUS_API_URL", live_api.url)
-    return AppTest.from_file(str(APP_PATH), default_timeout=30)
-
-
-@pytest.fixture
-def loaded(app: AppTest) -> AppTest:
-    app.run()
-    assert not app.exception
-    return app
-
-
-@pytest.fixture
-def api(loaded: AppTest, live_api: Any) -> Iterator[NimbusClient]:
-    """A client sharing the page's session, to arrange and check data behind the page's back."""
-    with NimbusClient(live_api.url, loaded.session_state["token"]) as client:
-        yield client
-
-
-def texts(elements: Any) -> list[str]:
-    return [str(element.value) for element in elements]
 
 
 def chat_buttons(app: AppTest) -> list[str]:

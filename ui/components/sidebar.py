@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from ui.api_client import Chat, ChatPage, ModelInfo, NimbusClient
+from ui.api_client import NimbusClient
+from ui.api_models import Chat, ChatPage, ModelInfo
 from ui.components.navigation import open_chat
 
 

@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
 
 import anyio
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from nimbus.chat import service as chat_service
 from nimbus.chat.errors import MessageTooLong, NothingToRegenerate
+from nimbus.chat.grounding import ground_prompt, pending_notice
 from nimbus.chat.memory import build_prompt, history_budget, title_from
 from nimbus.chat.models import Message, MessageRole, MessageStatus
 from nimbus.chat.repository import ChatRepository
@@ -23,8 +25,11 @@ from nimbus.config import LLMProvider, Settings
 from nimbus.db.base import utcnow
 from nimbus.db.engine import Database
 from nimbus.errors import NimbusError
+from nimbus.knowledge import retrieval_service
+from nimbus.knowledge.schemas import Citation
 from nimbus.llm.base import ChatModel, GenerationParams, PromptMessage, TextDelta, Usage
 from nimbus.llm.errors import LLMError
+from nimbus.state import AppState
 
 log = logging.getLogger(__name__)
 
@@ -33,12 +38,15 @@ HISTORY_WINDOW = 200  # messages read to fill the token budget; older ones never
 
 @dataclass(frozen=True, slots=True)
 class Turn:
-    """A stored question awaiting its answer."""
+    """A stored question awaiting its answer, with the passages it is grounded in."""
 
     chat_id: uuid.UUID
     user_message: MessageOut
     assistant_message_id: uuid.UUID
     prompt: list[PromptMessage]
+    citations: list[Citation] = field(default_factory=list)
+    grounded: bool = False
+    notice: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +54,12 @@ class TurnStarted:
     chat_id: uuid.UUID
     user_message_id: uuid.UUID
     assistant_message_id: uuid.UUID
+
+
+@dataclass(frozen=True, slots=True)
+class SourcesEvent:
+    citations: list[Citation]
+    notice: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,7 +78,7 @@ class ErrorEvent:
     message_id: uuid.UUID
 
 
-TurnEvent = TurnStarted | TokenEvent | DoneEvent | ErrorEvent
+TurnEvent = TurnStarted | SourcesEvent | TokenEvent | DoneEvent | ErrorEvent
 
 
 def check_length(content: str, settings: Settings) -> None:
@@ -74,36 +88,25 @@ def check_length(content: str, settings: Settings) -> None:
         raise MessageTooLong(f"The message has {len(content)} characters; the limit is {limit}.")
 
 
-async def begin_turn(
-    database: Database,
-    session_id: uuid.UUID,
-    chat_id: uuid.UUID,
-    content: str,
-    settings: Settings,
-    model: str,
-) -> Turn:
-    """Store the user's message and an empty answer placeholder, and build the prompt."""
+async def begin_turn(state: AppState, session_id: uuid.UUID, chat_id: uuid.UUID, content: str) -> Turn:
+    """Store the user's message and an empty answer placeholder, retrieve, and build the prompt."""
+    settings = state.settings
     check_length(content, settings)
-    async with database.transaction() as db:
+    async with state.database.transaction() as db:
         chat = await chat_service.owned_chat(db, chat_id, session_id)
         repository = ChatRepository(db)
         history = await repository.recent_messages(chat.id, HISTORY_WINDOW)
         user = Message(chat_id=chat.id, role=MessageRole.USER, content=content, status=MessageStatus.COMPLETE)
         await repository.add(user)
-        assistant = _placeholder(chat.id, model)
-        await repository.add(assistant)
         if not chat.named_by_user and not history:
             chat.name = title_from(content, settings.chat.title_chars)
         chat.updated_at = utcnow()
-        prompt = build_prompt(settings.llm.system_prompt, history, content, _budget(settings, content))
-        return Turn(chat.id, MessageOut.model_validate(user), assistant.id, prompt)
+        return await _prepare(state, db, session_id, chat.id, MessageOut.model_validate(user), history)
 
 
-async def begin_regenerate(
-    database: Database, session_id: uuid.UUID, chat_id: uuid.UUID, settings: Settings, model: str
-) -> Turn:
+async def begin_regenerate(state: AppState, session_id: uuid.UUID, chat_id: uuid.UUID) -> Turn:
     """Drop the last answer and prepare to answer the last question again."""
-    async with database.transaction() as db:
+    async with state.database.transaction() as db:
         chat = await chat_service.owned_chat(db, chat_id, session_id)
         repository = ChatRepository(db)
         messages = await repository.recent_messages(chat.id, HISTORY_WINDOW)
@@ -112,15 +115,32 @@ async def begin_regenerate(
             raise NothingToRegenerate
         for stale in messages[last_question + 1 :]:
             await db.delete(stale)
-        question = messages[last_question]
-        assistant = _placeholder(chat.id, model)
-        await repository.add(assistant)
         chat.updated_at = utcnow()
-        history = messages[:last_question]
-        prompt = build_prompt(
-            settings.llm.system_prompt, history, question.content, _budget(settings, question.content)
-        )
-        return Turn(chat.id, MessageOut.model_validate(question), assistant.id, prompt)
+        question = MessageOut.model_validate(messages[last_question])
+        return await _prepare(state, db, session_id, chat.id, question, messages[:last_question])
+
+
+async def _prepare(
+    state: AppState,
+    db: AsyncSession,
+    session_id: uuid.UUID,
+    chat_id: uuid.UUID,
+    question: MessageOut,
+    history: Sequence[Message],
+) -> Turn:
+    """Retrieve from the chat's documents, build the prompt, and store the answer placeholder."""
+    settings = state.settings
+    budget = _budget(settings, question.content)
+    prompt = build_prompt(settings.llm.system_prompt, history, question.content, budget)
+    grounding = await retrieval_service.ground(state, db, session_id, chat_id, question.content)
+    citations = grounding.citations if grounding.has_documents else []
+    if grounding.has_documents:
+        prompt = ground_prompt(prompt, grounding.hits)
+    assistant = _placeholder(chat_id, state.chat_model.model)
+    assistant.citations = [citation.model_dump(mode="json") for citation in citations]
+    await ChatRepository(db).add(assistant)
+    notice = pending_notice(grounding.pending)
+    return Turn(chat_id, question, assistant.id, prompt, citations, grounding.has_documents, notice)
 
 
 def _budget(settings: Settings, question: str) -> int:
@@ -139,6 +159,8 @@ async def stream_turn(
 ) -> AsyncIterator[TurnEvent]:
     """Generate the answer, yielding events; the outcome is stored whatever happens."""
     yield TurnStarted(turn.chat_id, turn.user_message.id, turn.assistant_message_id)
+    if turn.grounded or turn.notice:
+        yield SourcesEvent(turn.citations, turn.notice)
     parts: list[str] = []
     usage: Usage | None = None
     try:

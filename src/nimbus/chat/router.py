@@ -88,8 +88,7 @@ async def post_message(
     chat_id: uuid.UUID, body: MessageCreate, state: State, session: CurrentSession, stream: bool = True
 ) -> EventSourceResponse | TurnOut:
     """Ask a question; the answer streams as SSE (or returns as JSON with `stream=false`)."""
-    model = state.chat_model
-    turn = await conversation.begin_turn(state.database, session.id, chat_id, body.content, state.settings, model.model)
+    turn = await conversation.begin_turn(state, session.id, chat_id, body.content)
     return await _answer(state, turn, stream)
 
 
@@ -102,8 +101,7 @@ async def regenerate(
     chat_id: uuid.UUID, state: State, session: CurrentSession, stream: bool = True
 ) -> EventSourceResponse | TurnOut:
     """Answer the last question again, replacing the previous answer."""
-    model = state.chat_model
-    turn = await conversation.begin_regenerate(state.database, session.id, chat_id, state.settings, model.model)
+    turn = await conversation.begin_regenerate(state, session.id, chat_id)
     return await _answer(state, turn, stream)
 
 
@@ -112,4 +110,5 @@ async def _answer(state: AppState, turn: conversation.Turn, stream: bool) -> Eve
     if stream:
         return event_stream(conversation.stream_turn(state.database, state.chat_model, turn, params))
     answer = await conversation.complete_turn(state.database, state.chat_model, turn, params)
-    return TurnOut(user_message=turn.user_message, assistant_message=answer)
+    notices = [turn.notice] if turn.notice else []
+    return TurnOut(user_message=turn.user_message, assistant_message=answer, citations=turn.citations, notices=notices)

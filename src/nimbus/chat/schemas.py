@@ -9,6 +9,8 @@ from typing import Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from nimbus.knowledge.schemas import Citation
+
 T = TypeVar("T")
 
 
@@ -58,6 +60,7 @@ class MessageOut(BaseModel):
     prompt_tokens: int | None
     completion_tokens: int | None
     error: str | None
+    citations: list[Citation] = Field(default_factory=list)
     created_at: datetime
 
 
@@ -77,6 +80,8 @@ class TurnOut(BaseModel):
 
     user_message: MessageOut
     assistant_message: MessageOut
+    citations: list[Citation] = Field(default_factory=list, description="The passages the answer is grounded in.")
+    notices: list[str] = Field(default_factory=list, description="E.g. documents still being indexed.")
 
 
 class ExportFormat(StrEnum):

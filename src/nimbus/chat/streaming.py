@@ -7,13 +7,27 @@ from collections.abc import AsyncIterator
 
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
-from nimbus.chat.conversation import DoneEvent, TokenEvent, TurnEvent, TurnStarted
+from nimbus.chat.conversation import DoneEvent, ErrorEvent, SourcesEvent, TokenEvent, TurnEvent, TurnStarted
 
 PING_SECONDS = 15  # keeps proxies from closing the stream while a local model is still reading the prompt
 
 
-def to_sse(event: TurnEvent) -> ServerSentEvent:
-    """One wire event; `data` is always a single JSON line."""
+def to_sse(event: TurnEvent) -> list[ServerSentEvent]:
+    """The wire events of a turn event; `data` is always a single JSON line."""
+    if isinstance(event, SourcesEvent):
+        events = [_citations(event)]
+        if event.notice:
+            events.append(ServerSentEvent(event="notice", data=json.dumps({"message": event.notice})))
+        return events
+    return [_single(event)]
+
+
+def _citations(event: SourcesEvent) -> ServerSentEvent:
+    citations = [citation.model_dump(mode="json") for citation in event.citations]
+    return ServerSentEvent(event="citations", data=json.dumps({"citations": citations}, ensure_ascii=False))
+
+
+def _single(event: TokenEvent | TurnStarted | DoneEvent | ErrorEvent) -> ServerSentEvent:
     if isinstance(event, TokenEvent):
         return ServerSentEvent(event="token", data=json.dumps({"text": event.text}, ensure_ascii=False))
     if isinstance(event, TurnStarted):
@@ -37,7 +51,8 @@ def to_sse(event: TurnEvent) -> ServerSentEvent:
 
 async def _encode(events: AsyncIterator[TurnEvent]) -> AsyncIterator[ServerSentEvent]:
     async for event in events:
-        yield to_sse(event)
+        for wire in to_sse(event):
+            yield wire
 
 
 def event_stream(events: AsyncIterator[TurnEvent]) -> EventSourceResponse:

@@ -67,9 +67,8 @@ async def message(body: LegacyMessageIn, state: State, token: PresentedToken) ->
         chat_id = body.chat_id
         if chat_id is None:
             chat_id = (await chat_service.create_chat(db, session.id, None)).id
-    model = state.chat_model
-    turn = await conversation.begin_turn(state.database, session.id, chat_id, body.message, state.settings, model.model)
-    answer = await conversation.complete_turn(state.database, model, turn, state.generation_params())
+    turn = await conversation.begin_turn(state, session.id, chat_id, body.message)
+    answer = await conversation.complete_turn(state.database, state.chat_model, turn, state.generation_params())
     return LegacyMessageOut(reply=answer.content, chat_id=str(chat_id), token=new_token)
 
 

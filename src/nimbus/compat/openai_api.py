@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import secrets
 import time
+import uuid
 from collections.abc import AsyncIterator
 
 from fastapi import APIRouter
@@ -15,6 +16,7 @@ from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from nimbus.chat.conversation import check_length
 from nimbus.chat.errors import MessageTooLong
+from nimbus.chat.grounding import ground_prompt
 from nimbus.compat.openai_schemas import (
     AssistantMessage,
     Choice,
@@ -24,6 +26,7 @@ from nimbus.compat.openai_schemas import (
     ModelCard,
     ModelList,
 )
+from nimbus.knowledge import retrieval_service
 from nimbus.llm.base import GenerationParams, PromptMessage, Role, TextDelta, Usage
 from nimbus.llm.errors import LLMError, LLMRateLimited, LLMTimeout, LLMUnavailable
 from nimbus.openapi import error_responses
@@ -45,6 +48,15 @@ def _prompt(request: CompletionRequest, state: AppState) -> list[PromptMessage]:
     if not any(m.role == "system" for m in messages):
         messages.insert(0, PromptMessage("system", state.settings.llm.system_prompt))
     return messages
+
+
+async def _grounded(state: AppState, session_id: uuid.UUID, prompt: list[PromptMessage]) -> list[PromptMessage]:
+    """The same retrieval as the chat API when the session has documents."""
+    if prompt[-1].role != "user":
+        return prompt
+    async with state.database.transaction() as db:
+        grounding = await retrieval_service.ground(state, db, session_id, None, prompt[-1].content)
+    return ground_prompt(prompt, grounding.hits) if grounding.has_documents else prompt
 
 
 def _params(request: CompletionRequest, state: AppState) -> GenerationParams:
@@ -76,10 +88,10 @@ async def models(state: State, _: CurrentSession) -> ModelList:
     responses=error_responses(MessageTooLong, LLMError, LLMUnavailable, LLMTimeout, LLMRateLimited),
 )
 async def chat_completions(
-    request: CompletionRequest, state: State, _: CurrentSession
+    request: CompletionRequest, state: State, session: CurrentSession
 ) -> Completion | EventSourceResponse:
     """Chat completions, streamed (`stream: true`) or whole."""
-    prompt = _prompt(request, state)
+    prompt = await _grounded(state, session.id, _prompt(request, state))
     params = _params(request, state)
     completion_id = f"chatcmpl-{secrets.token_hex(12)}"
     if request.stream:

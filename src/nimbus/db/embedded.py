@@ -70,6 +70,18 @@ def _reachable(path: Path, user: pwd.struct_passwd) -> bool:
     return True
 
 
+def _alive(pid: int | None) -> bool:
+    if pid is None:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def _ensure_os_user(name: str) -> pwd.struct_passwd:
     try:
         return pwd.getpwnam(name)
@@ -96,6 +108,17 @@ class EmbeddedPostgres:
     @property
     def secret_file(self) -> Path:
         return self.data_dir / "postgres.secret"
+
+    @property
+    def owner_file(self) -> Path:
+        """The pid of the process responsible for stopping the server."""
+        return self.data_dir / "postgres.owner"
+
+    def _owner(self) -> int | None:
+        try:
+            return int(self.owner_file.read_text().strip())
+        except (FileNotFoundError, ValueError):
+            return None
 
     def start(self) -> str:
         """Initialise on first use, start unless already running, and return the SQLAlchemy URL."""
@@ -132,6 +155,7 @@ class EmbeddedPostgres:
             return
         self._pg_ctl(self._layout, "stop", "-w", "-t", "60", "-m", "fast")
         self._started_here = False
+        self.owner_file.unlink(missing_ok=True)
         log.info("embedded PostgreSQL stopped")
 
     def __enter__(self) -> str:

@@ -1,0 +1,1 @@
+"""Where original files are kept: the `BlobStore` interface and its implementations."""

@@ -1,0 +1,144 @@
+"""A real HTTP server speaking the OpenAI /v1/embeddings protocol, with deterministic vectors."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import socket
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any
+
+import numpy as np
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+
+def fake_vector(text: str, dimensions: int) -> list[float]:
+    """A deterministic vector for `text`, deliberately not unit length (length 3)."""
+    seed = int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "big")
+    vector = np.random.default_rng(seed).standard_normal(dimensions)
+    scaled: list[float] = (3 * vector / np.linalg.norm(vector)).tolist()
+    return scaled
+
+
+@dataclass(frozen=True)
+class Vectors:
+    """Answer with `dimensions`-long vectors (the `dimensions` request field wins unless `ignore_dimensions`)."""
+
+    dimensions: int = 384
+    ignore_dimensions: bool = False
+    reject_dimensions: bool = False  # answer 400 when the request carries `dimensions`
+    reverse: bool = False  # list the results in reverse order (clients must sort by `index`)
+
+
+@dataclass(frozen=True)
+class Failure:
+    """Answer with an HTTP error status and an OpenAI-style error body."""
+
+    code: int
+    message: str = "the embedding backend failed"
+
+
+Behaviour = Vectors | Failure
+
+
+class FakeEmbeddings:
+    """OpenAI-compatible embeddings server on 127.0.0.1 (ephemeral port) in a background thread."""
+
+    def __init__(self) -> None:
+        self.default: Behaviour = Vectors()
+        self.requests: list[dict[str, Any]] = []
+        self._script: deque[Behaviour] = deque()
+        self._lock = threading.Lock()
+        self._server: uvicorn.Server | None = None
+        self._thread: threading.Thread | None = None
+        self._port = 0
+
+    @property
+    def base_url(self) -> str:
+        """The OpenAI base URL, e.g. `http://127.0.0.1:PORT/v1`."""
+        return f"http://127.0.0.1:{self._port}/v1"
+
+    def script(self, *behaviours: Behaviour) -> None:
+        """Answer the next requests with these behaviours, one each, then with `default`."""
+        with self._lock:
+            self._script.extend(behaviours)
+
+    def reset(self) -> None:
+        """Forget scripted behaviours and recorded requests; restore the default."""
+        with self._lock:
+            self._script.clear()
+            self.requests.clear()
+            self.default = Vectors()
+
+    def start(self) -> FakeEmbeddings:
+        """Bind an ephemeral port and serve until `close()`."""
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(("127.0.0.1", 0))
+        self._port = sock.getsockname()[1]
+        app = Starlette(routes=[Route("/v1/embeddings", self._embeddings, methods=["POST"])])
+        config = uvicorn.Config(app, log_level="warning", lifespan="off", ws="none", timeout_graceful_shutdown=1)
+        server = self._server = uvicorn.Server(config)
+
+        def serve() -> None:
+            with sock:
+                server.run(sockets=[sock])
+
+        self._thread = threading.Thread(target=serve, name="fake-embeddings", daemon=True)
+        self._thread.start()
+        deadline = time.monotonic() + 10
+        while not server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("the fake embeddings server did not start")
+            time.sleep(0.005)
+        return self
+
+    def close(self) -> None:
+        """Stop the server and wait for its thread."""
+        if self._server is not None and self._thread is not None:
+            self._server.should_exit = True
+            self._thread.join(timeout=10)
+        self._server = self._thread = None
+
+    def __enter__(self) -> FakeEmbeddings:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def _next(self) -> Behaviour:
+        with self._lock:
+            return self._script.popleft() if self._script else self.default
+
+    async def _embeddings(self, request: Request) -> Response:
+        body: dict[str, Any] = json.loads(await request.body())
+        self.requests.append(body)
+        behaviour = self._next()
+        if isinstance(behaviour, Failure):
+            error = {"message": behaviour.message, "type": "server_error", "param": None, "code": None}
+            return JSONResponse({"error": error}, behaviour.code)
+        if behaviour.reject_dimensions and "dimensions" in body:
+            error = {"message": "This model does not support specifying dimensions.", "type": "invalid_request_error"}
+            return JSONResponse({"error": error}, 400)
+        texts = body["input"] if isinstance(body["input"], list) else [body["input"]]
+        asked = body.get("dimensions")
+        dimensions = behaviour.dimensions if behaviour.ignore_dimensions or asked is None else int(asked)
+        data = [
+            {"object": "embedding", "index": index, "embedding": fake_vector(text, dimensions)}
+            for index, text in enumerate(texts)
+        ]
+        if behaviour.reverse:
+            data.reverse()
+        tokens = sum(len(text.split()) for text in texts)
+        usage = {"prompt_tokens": tokens, "total_tokens": tokens}
+        return JSONResponse({"object": "list", "data": data, "model": body["model"], "usage": usage})
