@@ -63,3 +63,28 @@ def test_as_root_a_private_data_dir_is_not_widened(tmp_path: Path) -> None:
     finally:
         server.stop()
         shutil.rmtree(cluster, ignore_errors=True)
+
+
+def test_a_server_left_by_a_killed_process_is_adopted_and_stopped(tmp_path: Path) -> None:
+    import signal
+    import subprocess
+    import sys
+
+    script = (
+        "import sys, time; from pathlib import Path; from nimbus.db.embedded import EmbeddedPostgres; "
+        "EmbeddedPostgres(Path(sys.argv[1])).start(); print('up', flush=True); time.sleep(120)"
+    )
+    owner = subprocess.Popen([sys.executable, "-c", script, str(tmp_path)], stdout=subprocess.PIPE, text=True)
+    assert owner.stdout is not None
+    with owner.stdout:
+        assert owner.stdout.readline().strip() == "up"
+    owner.send_signal(signal.SIGKILL)
+    owner.wait()
+    pidfile = tmp_path / "postgres" / "postmaster.pid"
+    assert pidfile.exists()  # the server outlived the process that started it
+
+    heir = EmbeddedPostgres(tmp_path)
+    url = heir.start()
+    assert _query(url, "SELECT 1") == 1
+    heir.stop()
+    assert not pidfile.exists()

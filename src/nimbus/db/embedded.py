@@ -144,8 +144,14 @@ class EmbeddedPostgres:
                 )
                 self._started_here = True
                 log.info("embedded PostgreSQL started on 127.0.0.1:%s (%s)", port, layout.cluster)
+            elif not _alive(self._owner()):
+                # The process that started it died without stopping it (e.g. it was killed): adopt it.
+                self._started_here = True
+                log.info("adopted the embedded PostgreSQL left running on 127.0.0.1:%s", port)
             else:
                 log.info("embedded PostgreSQL already running on 127.0.0.1:%s", port)
+            if self._started_here:
+                self.owner_file.write_text(str(os.getpid()))
         password = self.secret_file.read_text().strip()
         return f"postgresql+psycopg://{SUPERUSER}:{password}@127.0.0.1:{port}/{DATABASE}"
 

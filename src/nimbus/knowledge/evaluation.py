@@ -37,7 +37,7 @@ from nimbus.sessions import service as session_service
 
 MODES: tuple[retrieval.SearchMode, ...] = ("hybrid", "vector", "lexical")
 RANKED_DOCUMENTS = 100  # recall@100 needs this many documents per query
-CHUNKS_PER_RANKING = 300  # chunks fetched per ranking so that ~100 distinct documents remain
+CHUNKS_PER_RANKING = 300  # at least this many chunks per ranking, so that ~100 distinct documents remain
 EMBED_GROUP = 256  # texts per embedder call
 INDEX_GROUP = 100  # documents per transaction
 
@@ -222,6 +222,7 @@ async def _evaluate(
         for done, query_id in enumerate(query_ids, start=1):
             vectors.append(await asyncio.to_thread(embedder.embed_query, beir.queries[query_id]))
             on_progress("embed queries", done, len(query_ids))
+        candidates = max(settings.knowledge.candidates, CHUNKS_PER_RANKING)
         reports: dict[str, EvaluationReport] = {}
         for mode in modes:
             runs: dict[str, dict[str, float]] = {}
@@ -233,8 +234,8 @@ async def _evaluate(
                         vector,
                         list(documents),
                         mode=mode,
-                        top_k=CHUNKS_PER_RANKING * 2,
-                        candidates=CHUNKS_PER_RANKING,
+                        top_k=2 * candidates,
+                        candidates=candidates,
                         vector_weight=settings.knowledge.vector_weight,
                         text_search_config=settings.knowledge.text_search_config,
                         fusion=fusion,
