@@ -12,11 +12,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+import psycopg
 import pytest
 import pytest_asyncio
 import uvicorn
 from fastapi import FastAPI
 from sqlalchemy import text
+from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from nimbus.app import Components, create_app
@@ -60,7 +62,23 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         migrate.upgrade(url)
         yield url
     finally:
-        server.stop()
+        server.destroy()
+
+
+@pytest.fixture(scope="session")
+def live_database_url(database_url: str) -> Iterator[str]:
+    """A second database on the same server for the live server, so its ingestion workers never pick up
+    (and fail) documents of the in-process test apps, whose files live in other data dirs."""
+    admin = make_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False)
+    name = "nimbus_live"
+    with psycopg.connect(admin, autocommit=True) as connection:
+        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        connection.execute(f'CREATE DATABASE "{name}"')
+    url = make_url(database_url).set(database=name).render_as_string(hide_password=False)
+    migrate.upgrade(url)
+    yield url
+    with psycopg.connect(admin, autocommit=True) as connection:
+        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest_asyncio.fixture
@@ -171,10 +189,13 @@ class LiveServer:
 
 @pytest.fixture(scope="session")
 def live_api(
-    database_url: str, tmp_path_factory: pytest.TempPathFactory, fake_openai_server: FakeOpenAI, components: Components
+    live_database_url: str,
+    tmp_path_factory: pytest.TempPathFactory,
+    fake_openai_server: FakeOpenAI,
+    components: Components,
 ) -> Iterator[LiveServer]:
     """A real uvicorn server on 127.0.0.1 (in a thread), using the test database and the fake LLM."""
-    settings = make_settings(database_url, tmp_path_factory.mktemp("live"), fake_llm(fake_openai_server))
+    settings = make_settings(live_database_url, tmp_path_factory.mktemp("live"), fake_llm(fake_openai_server))
     port = free_port()
     config = uvicorn.Config(
         create_app(settings, components), host="127.0.0.1", port=port, log_level="warning", log_config=None

@@ -82,6 +82,27 @@ def test_invalid_settings_fail_naming_the_variable(monkeypatch: pytest.MonkeyPat
         load_settings(env_file=None)
 
 
+@pytest.mark.parametrize(
+    ("values", "named"),
+    [
+        ({"NIMBUS_CHUNK_TOKENS": "64", "NIMBUS_CHUNK_OVERLAP_TOKENS": "64"}, "NIMBUS_CHUNK_OVERLAP_TOKENS"),
+        ({"NIMBUS_EMBEDDING_PROVIDER": "openai"}, "NIMBUS_EMBEDDING_MODEL"),
+    ],
+)
+def test_inconsistent_knowledge_settings_are_refused(
+    monkeypatch: pytest.MonkeyPatch, values: dict[str, str], named: str
+) -> None:
+    for name, value in values.items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(ConfigError, match=named):
+        load_settings(env_file=None)
+
+
+def test_youtube_languages_accept_a_comma_list(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NIMBUS_YOUTUBE_LANGUAGES", "de, en")
+    assert load_settings(env_file=None).knowledge.youtube_languages == ["de", "en"]
+
+
 def test_secrets_are_not_echoed_in_errors(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DATABASE_URL", "mysql://user:hunter2@h/d")
     with pytest.raises(ConfigError) as error:

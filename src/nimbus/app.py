@@ -53,6 +53,12 @@ class Components:
     embedder: Embedder | None = None
 
 
+async def _settle(task: asyncio.Task[None]) -> None:
+    """Wait for a start-up task before shutting down (a failure was already visible when it was used)."""
+    with contextlib.suppress(Exception):
+        await task
+
+
 def _lifespan(settings: Settings, components: Components):  # type: ignore[no-untyped-def]
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -66,6 +72,11 @@ def _lifespan(settings: Settings, components: Components):  # type: ignore[no-un
             chat_model = await asyncio.to_thread(build_chat_model, settings.llm, settings.server.data_dir)
             stack.push_async_callback(chat_model.aclose)
             embedder = components.embedder or build_embedder(settings.knowledge, settings.llm)
+            if components.embedder is None:
+                stack.callback(embedder.close)
+            # Load the embedding model in the background so the first upload or question does not wait for it.
+            warm_up = asyncio.create_task(asyncio.to_thread(embedder.load), name="embedder-load")
+            stack.push_async_callback(_settle, warm_up)
             blobs = build_blob_store(settings.server.data_dir)
             ingestion = IngestionRunner(database, settings, embedder, blobs)
             ingestion.start()

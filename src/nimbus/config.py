@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import quote
 
-from pydantic import AliasChoices, BaseModel, Field, SecretStr, ValidationError, field_validator
+from pydantic import AliasChoices, BaseModel, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_DATA_DIR = Path("~/.local/share/nimbus")
@@ -150,6 +150,14 @@ class KnowledgeSettings(_Base):
     vector_weight: float = _env_field("NIMBUS_RETRIEVAL_VECTOR_WEIGHT", 0.5, ge=0, le=1)
     min_similarity: float = _env_field("NIMBUS_RETRIEVAL_MIN_SIMILARITY", 0.25, ge=-1, le=1)
     text_search_config: str = _env_field("NIMBUS_TEXT_SEARCH_CONFIG", "english", pattern=r"^[a-z_]+$")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> KnowledgeSettings:
+        if self.chunk_overlap_tokens >= self.chunk_tokens:
+            raise ValueError("NIMBUS_CHUNK_OVERLAP_TOKENS must be smaller than NIMBUS_CHUNK_TOKENS")
+        if self.embedding_provider is EmbeddingProvider.OPENAI and not self.embedding_model:
+            raise ValueError("NIMBUS_EMBEDDING_MODEL is required when NIMBUS_EMBEDDING_PROVIDER=openai")
+        return self
 
     @field_validator("youtube_languages", mode="before")
     @classmethod

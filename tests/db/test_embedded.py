@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 import stat
 from pathlib import Path
 
@@ -39,9 +38,12 @@ def test_data_survives_restart_and_a_second_handle_attaches(tmp_path: Path) -> N
         assert _query(url, "SELECT count(*) FROM pg_available_extensions WHERE name = 'vector'") == 1
         assert _query(url, "SHOW listen_addresses") == "127.0.0.1"
         assert _query(url, "SHOW password_encryption") == "scram-sha-256"
+        assert stat.S_IMODE((tmp_path / "postgres.secret").stat().st_mode) == 0o600
     finally:
-        again.stop()
-    assert stat.S_IMODE((tmp_path / "postgres.secret").stat().st_mode) == 0o600
+        cluster = (tmp_path / "postgres").resolve()
+        again.destroy()
+    assert not cluster.exists()
+    assert not (tmp_path / "postgres").exists()
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="the unprivileged-user path only applies to root")
@@ -61,8 +63,8 @@ def test_as_root_a_private_data_dir_is_not_widened(tmp_path: Path) -> None:
         assert owner != 0
         assert stat.S_IMODE(cluster.stat().st_mode) == 0o700
     finally:
-        server.stop()
-        shutil.rmtree(cluster, ignore_errors=True)
+        server.destroy()
+    assert not cluster.exists()
 
 
 def test_a_server_left_by_a_killed_process_is_adopted_and_stopped(tmp_path: Path) -> None:
@@ -88,3 +90,4 @@ def test_a_server_left_by_a_killed_process_is_adopted_and_stopped(tmp_path: Path
     assert _query(url, "SELECT 1") == 1
     heir.stop()
     assert not pidfile.exists()
+    heir.destroy()

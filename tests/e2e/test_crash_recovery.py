@@ -36,8 +36,7 @@ def _wait_status(url: str, headers: dict[str, str], document_id: str, done: set[
     raise AssertionError(f"document stuck in {document['status']}")
 
 
-def test_killed_server_resumes_ingestion_without_duplicates(tmp_path: Path, fake_openai_server: FakeOpenAI) -> None:
-    data_dir = tmp_path / "data"
+def test_killed_server_resumes_ingestion_without_duplicates(data_dir: Path, fake_openai_server: FakeOpenAI) -> None:
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     command = [*NIMBUS, "serve", "--host", "127.0.0.1", "--port", str(port)]

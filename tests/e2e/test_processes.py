@@ -59,11 +59,11 @@ def _wait_healthy(url: str, process: subprocess.Popen[bytes], timeout: float = 9
 
 
 def test_serve_on_the_embedded_database_survives_restart_and_stops_cleanly(
-    tmp_path: Path, fake_openai_server: FakeOpenAI
+    data_dir: Path, fake_openai_server: FakeOpenAI
 ) -> None:
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    env = _env(tmp_path / "data", fake_openai_server)
+    env = _env(data_dir, fake_openai_server)
     command = [*NIMBUS, "serve", "--host", "127.0.0.1", "--port", str(port)]
 
     server = subprocess.Popen(command, env=env)
@@ -74,11 +74,11 @@ def test_serve_on_the_embedded_database_survives_restart_and_stops_cleanly(
         chat_id = httpx.post(f"{url}/api/v1/chats", json={}, headers=headers).json()["id"]
         answer = httpx.post(f"{url}/message", json={"message": "persist me", "chat_id": chat_id}, headers=headers)
         assert answer.json()["reply"] == "Echo: persist me"
-        assert _postgres_processes(tmp_path / "data")
+        assert _postgres_processes(data_dir)
     finally:
         server.send_signal(signal.SIGTERM)
         assert server.wait(timeout=30) == 0
-    assert _postgres_processes(tmp_path / "data") == []
+    assert _postgres_processes(data_dir) == []
 
     server = subprocess.Popen(command, env=env)  # history survives a restart on the same data dir
     try:
@@ -88,18 +88,18 @@ def test_serve_on_the_embedded_database_survives_restart_and_stops_cleanly(
     finally:
         server.send_signal(signal.SIGINT)
         assert server.wait(timeout=30) == 0
-    assert _postgres_processes(tmp_path / "data") == []
+    assert _postgres_processes(data_dir) == []
 
 
-def test_migrate_and_cleanup_commands(tmp_path: Path, fake_openai_server: FakeOpenAI) -> None:
-    env = _env(tmp_path / "data", fake_openai_server)
+def test_migrate_and_cleanup_commands(data_dir: Path, fake_openai_server: FakeOpenAI) -> None:
+    env = _env(data_dir, fake_openai_server)
     migrated = subprocess.run([*NIMBUS, "migrate"], env=env, capture_output=True, text=True, check=False)
     assert migrated.returncode == 0, migrated.stderr
     assert "0002" in migrated.stderr
     cleaned = subprocess.run([*NIMBUS, "cleanup"], env=env, capture_output=True, text=True, check=False)
     assert cleaned.returncode == 0, cleaned.stderr
     assert "deleted 0 expired sessions" in cleaned.stdout
-    assert _postgres_processes(tmp_path / "data") == []
+    assert _postgres_processes(data_dir) == []
 
 
 def test_invalid_setting_stops_start_up_with_a_clear_message(tmp_path: Path, fake_openai_server: FakeOpenAI) -> None:
@@ -132,9 +132,9 @@ def _streamlit_children(parent: psutil.Process) -> list[psutil.Process]:
 
 
 @pytest.mark.slow
-def test_run_serves_api_and_ui_and_leaves_no_orphans(tmp_path: Path, fake_openai_server: FakeOpenAI) -> None:
+def test_run_serves_api_and_ui_and_leaves_no_orphans(data_dir: Path, fake_openai_server: FakeOpenAI) -> None:
     api_port, ui_port = free_port(), free_port()
-    env = _env(tmp_path / "data", fake_openai_server)
+    env = _env(data_dir, fake_openai_server)
     command = [*NIMBUS, "run", "--host", "127.0.0.1", "--port", str(api_port), "--ui-port", str(ui_port)]
     process = subprocess.Popen(command, env=env, stderr=subprocess.PIPE, text=True)
     try:
@@ -151,7 +151,7 @@ def test_run_serves_api_and_ui_and_leaves_no_orphans(tmp_path: Path, fake_openai
     assert f"http://127.0.0.1:{api_port}" in printed
     assert f"http://127.0.0.1:{ui_port}" in printed
     assert not [child for child in children if child.is_running() and child.status() != psutil.STATUS_ZOMBIE]
-    assert _postgres_processes(tmp_path / "data") == []
+    assert _postgres_processes(data_dir) == []
 
 
 @pytest.mark.slow

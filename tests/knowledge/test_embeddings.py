@@ -299,8 +299,8 @@ def test_the_embedding_server_defaults_to_the_llm_server(fake: FakeEmbeddings) -
 
 def test_the_openai_provider_needs_a_model_and_an_http_url() -> None:
     llm = LLMSettings(_env_file=None)
-    with pytest.raises(EmbeddingError, match="NIMBUS_EMBEDDING_MODEL"):
-        build_embedder(KnowledgeSettings(_env_file=None, embedding_provider="openai"), llm)
+    with pytest.raises(ValueError, match="NIMBUS_EMBEDDING_MODEL"):
+        KnowledgeSettings(_env_file=None, embedding_provider="openai")
     bad_url = KnowledgeSettings(
         _env_file=None, embedding_provider="openai", embedding_model="m", embedding_base_url="ftp://x"
     )

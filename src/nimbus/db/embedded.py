@@ -164,6 +164,20 @@ class EmbeddedPostgres:
         self.owner_file.unlink(missing_ok=True)
         log.info("embedded PostgreSQL stopped")
 
+    def destroy(self) -> None:
+        """Stop the server (whoever started it) and delete the cluster with all its data."""
+        layout = self._layout or self._prepare()
+        if self._running_port(layout) is not None:
+            self._pg_ctl(layout, "stop", "-w", "-t", "60", "-m", "fast")
+        self._started_here = False
+        self.owner_file.unlink(missing_ok=True)
+        link = self.data_dir / "postgres"
+        cluster = link.resolve()
+        if link.is_symlink():
+            link.unlink()
+        shutil.rmtree(cluster, ignore_errors=True)
+        self.secret_file.unlink(missing_ok=True)
+
     def __enter__(self) -> str:
         return self.start()
 

@@ -126,6 +126,9 @@ class LocalEmbedder:
         """Load the model if not loaded yet (blocking, ≈ 3 s cold with imports); safe from any thread."""
         self._loaded_model()
 
+    def close(self) -> None:
+        """Nothing to release: the model lives as long as the process."""
+
     def embed_documents(self, texts: Sequence[str]) -> list[list[float]]:
         """Unit vectors of passages, in order, encoded `batch_size` at a time."""
         model = self._loaded_model()
@@ -261,6 +264,9 @@ class OpenAIEmbedder:
     def embed_query(self, text: str) -> list[float]:
         """Unit vector of a search query."""
         return self._embed([text])[0]
+
+    def load(self) -> None:
+        """Nothing to load: the model runs at the provider."""
 
     def close(self) -> None:
         """Close the HTTP connection pool."""

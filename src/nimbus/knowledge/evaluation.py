@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import json
 import math
-import os
 import secrets
 import shutil
 import tempfile
@@ -23,6 +22,7 @@ from pathlib import Path
 from typing import Protocol, TypedDict
 
 import psycopg
+from psycopg import sql
 from sqlalchemy import update
 from sqlalchemy.engine import make_url
 
@@ -184,12 +184,12 @@ def temporary_database(settings: Settings) -> Iterator[str]:
         name = f"nimbus_eval_{secrets.token_hex(6)}"
         admin = make_url(configured).set(drivername="postgresql").render_as_string(hide_password=False)
         with psycopg.connect(admin, autocommit=True) as connection:
-            connection.execute(f'CREATE DATABASE "{name}"')
+            connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
         try:
             yield make_url(configured).set(database=name).render_as_string(hide_password=False)
         finally:
             with psycopg.connect(admin, autocommit=True) as connection:
-                connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+                connection.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
         return
     data_dir = Path(tempfile.mkdtemp(prefix="nimbus-eval-"))
     data_dir.chmod(0o755)  # lets a root-run server keep its cluster here rather than under /var/lib/nimbus
@@ -197,10 +197,10 @@ def temporary_database(settings: Settings) -> Iterator[str]:
     try:
         yield server.start()
     finally:
-        server.stop()
+        server.destroy()
         cluster = data_dir / "postgres"
         if cluster.is_symlink():
-            shutil.rmtree(os.path.realpath(cluster), ignore_errors=True)
+            shutil.rmtree(cluster.resolve(), ignore_errors=True)
         shutil.rmtree(data_dir, ignore_errors=True)
 
 

@@ -270,7 +270,8 @@ def fuse(
     Each ranking is normalised over its own candidates and a chunk missing from one scores 0 there.
     Cosine similarities are min-max scaled; BM25 is divided by the best BM25, since 0 already means
     "no query term": min-max would also push the weakest of a few lexical matches down to 0, the same as
-    no match, which hurts the small scopes chats mostly search (a PubMedQA tie otherwise, see the report).
+    no match, which hurts in the small scopes chats mostly search (on PubMedQA both are within 0.002
+    nDCG@10 of each other, and ahead of RRF).
     """
     if fusion == "rrf":
         return [(c, _rrf(c.vector_rank) + _rrf(c.lexical_rank)) for c in pool]

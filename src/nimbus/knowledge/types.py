@@ -102,3 +102,11 @@ class Embedder(Protocol):
     def embed_query(self, text: str) -> list[float]:
         """Vector of a search query."""
         ...
+
+    def load(self) -> None:
+        """Get ready to embed now rather than on first use (idempotent)."""
+        ...
+
+    def close(self) -> None:
+        """Release clients and connections."""
+        ...
