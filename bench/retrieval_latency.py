@@ -207,7 +207,8 @@ async def measure(
 async def _search(
     db: AsyncSession, query: str, vector: list[float], scope: Sequence[uuid.UUID], mode: retrieval.SearchMode
 ) -> None:
-    hits = await retrieval.search(
+    # A question whose words all miss a small scope finds nothing lexically; that is part of the workload.
+    await retrieval.search(
         db,
         query,
         vector,
@@ -218,7 +219,6 @@ async def _search(
         vector_weight=0.5,
         text_search_config="english",
     )
-    assert hits, "every query should find something"
 
 
 async def run_queries(
@@ -278,10 +278,7 @@ def embedded_server(shared_buffers: str | None) -> Iterator[str]:
             url = server.start()
         yield url
     finally:
-        server.stop()
-        cluster = data_dir / "postgres"
-        if cluster.is_symlink():
-            shutil.rmtree(cluster.resolve(), ignore_errors=True)
+        server.destroy()
         shutil.rmtree(data_dir, ignore_errors=True)
 
 

@@ -78,3 +78,25 @@ def test_streaming_provider_failure_raises_in_the_client(sdk: openai.OpenAI, fak
 def test_invalid_request_is_422(sdk: openai.OpenAI) -> None:
     with sdk, pytest.raises(openai.UnprocessableEntityError):
         sdk.chat.completions.create(model="x", messages=[])
+
+
+def test_completions_are_grounded_in_the_sessions_documents(live_api: LiveServer, fake_openai: FakeOpenAI) -> None:
+    import time
+
+    import httpx
+
+    from tests.pdfs import make_pdf
+
+    token = httpx.post(f"{live_api.url}/api/v1/sessions").json()["token"]
+    headers = {"Authorization": f"Bearer {token}"}
+    pdf = make_pdf(["Nothing here.", "The Valdorian lighthouse keeper, Ilse Marten, kept a diary of every storm."])
+    document = httpx.post(f"{live_api.url}/api/v1/documents", files={"file": ("v.pdf", pdf)}, headers=headers).json()
+    for _ in range(600):
+        if httpx.get(f"{live_api.url}/api/v1/documents/{document['id']}", headers=headers).json()["status"] == "ready":
+            break
+        time.sleep(0.1)
+    with openai.OpenAI(base_url=f"{live_api.url}/v1", api_key=token, max_retries=0) as client:
+        client.chat.completions.create(model="x", messages=[{"role": "user", "content": "Who kept a storm diary?"}])
+    sent = fake_openai.chat_requests[-1].body["messages"]
+    assert "[1] v.pdf, page 2" in sent[-1]["content"]
+    assert sent[-1]["content"].endswith("Question: Who kept a storm diary?")

@@ -197,10 +197,7 @@ def temporary_database(settings: Settings) -> Iterator[str]:
     try:
         yield server.start()
     finally:
-        server.destroy()
-        cluster = data_dir / "postgres"
-        if cluster.is_symlink():
-            shutil.rmtree(cluster.resolve(), ignore_errors=True)
+        server.destroy()  # the cluster too, wherever it lives
         shutil.rmtree(data_dir, ignore_errors=True)
 
 
