@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import os
 import socket
-import threading
-import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,7 +13,6 @@ import httpx
 import psycopg
 import pytest
 import pytest_asyncio
-import uvicorn
 from fastapi import FastAPI
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
@@ -39,6 +36,7 @@ from nimbus.db.embedded import EmbeddedPostgres
 from nimbus.knowledge.embeddings import build_embedder
 from nimbus.knowledge.types import Embedder
 from tests.fakes.openai_server import FakeOpenAI
+from tests.fakes.threaded_server import ThreadedServer
 
 pytest_plugins = ["tests.fakes.fixtures"]
 
@@ -196,18 +194,5 @@ def live_api(
 ) -> Iterator[LiveServer]:
     """A real uvicorn server on 127.0.0.1 (in a thread), using the test database and the fake LLM."""
     settings = make_settings(live_database_url, tmp_path_factory.mktemp("live"), fake_llm(fake_openai_server))
-    port = free_port()
-    config = uvicorn.Config(
-        create_app(settings, components), host="127.0.0.1", port=port, log_level="warning", log_config=None
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, name="live-api", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("the live API did not start")
-        time.sleep(0.05)
-    yield LiveServer(url=f"http://127.0.0.1:{port}", settings=settings)
-    server.should_exit = True
-    thread.join(timeout=15)
+    with ThreadedServer(create_app(settings, components), "live-api") as server:
+        yield LiveServer(url=server.url, settings=settings)

@@ -6,22 +6,20 @@ import asyncio
 import contextlib
 import json
 import re
-import socket
 import threading
-import time
 from collections import deque
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any
 
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from tests.fakes.openai_wire import Completion, error_body, last_user_message, sse_event
+from tests.fakes.threaded_server import ThreadedServer
 
 
 @dataclass(frozen=True)
@@ -100,8 +98,7 @@ class FakeOpenAI:
         self._lock = threading.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._release: asyncio.Event | None = None
-        self._server: uvicorn.Server | None = None
-        self._thread: threading.Thread | None = None
+        self._server: ThreadedServer | None = None
         self._port = 0
 
     @property
@@ -134,36 +131,16 @@ class FakeOpenAI:
 
     def start(self) -> FakeOpenAI:
         """Bind an ephemeral port and serve until `close()`."""
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(("127.0.0.1", 0))
-        self._port = sock.getsockname()[1]
-        config = uvicorn.Config(
-            self._app(), log_level="warning", lifespan="off", ws="none", timeout_graceful_shutdown=1
-        )
-        self._server = uvicorn.Server(config)
-        server = self._server
-
-        def serve() -> None:
-            with sock:
-                server.run(sockets=[sock])
-
-        self._thread = threading.Thread(target=serve, name="fake-openai", daemon=True)
-        self._thread.start()
-        deadline = time.monotonic() + 10
-        while not server.started:
-            if not self._thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError("the fake OpenAI server did not start")
-            time.sleep(0.005)
+        self._server = ThreadedServer(self._app(), "fake-openai", lifespan="off", graceful_seconds=1).start()
+        self._port = self._server.port
         return self
 
     def close(self) -> None:
         """Stop the server and wait for its thread."""
         self._release_hangs()
-        if self._server is not None and self._thread is not None:
-            self._server.should_exit = True
-            self._thread.join(timeout=10)
-        self._server = self._thread = None
+        if self._server is not None:
+            self._server.stop()
+        self._server = None
 
     def __enter__(self) -> FakeOpenAI:
         return self.start()

@@ -4,20 +4,19 @@ from __future__ import annotations
 
 import hashlib
 import json
-import socket
 import threading
-import time
 from collections import deque
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
 
 import numpy as np
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+
+from tests.fakes.threaded_server import ThreadedServer
 
 
 def fake_vector(text: str, dimensions: int) -> list[float]:
@@ -57,8 +56,7 @@ class FakeEmbeddings:
         self.requests: list[dict[str, Any]] = []
         self._script: deque[Behaviour] = deque()
         self._lock = threading.Lock()
-        self._server: uvicorn.Server | None = None
-        self._thread: threading.Thread | None = None
+        self._server: ThreadedServer | None = None
         self._port = 0
 
     @property
@@ -80,33 +78,16 @@ class FakeEmbeddings:
 
     def start(self) -> FakeEmbeddings:
         """Bind an ephemeral port and serve until `close()`."""
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(("127.0.0.1", 0))
-        self._port = sock.getsockname()[1]
         app = Starlette(routes=[Route("/v1/embeddings", self._embeddings, methods=["POST"])])
-        config = uvicorn.Config(app, log_level="warning", lifespan="off", ws="none", timeout_graceful_shutdown=1)
-        server = self._server = uvicorn.Server(config)
-
-        def serve() -> None:
-            with sock:
-                server.run(sockets=[sock])
-
-        self._thread = threading.Thread(target=serve, name="fake-embeddings", daemon=True)
-        self._thread.start()
-        deadline = time.monotonic() + 10
-        while not server.started:
-            if not self._thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError("the fake embeddings server did not start")
-            time.sleep(0.005)
+        self._server = ThreadedServer(app, "fake-embeddings", lifespan="off", graceful_seconds=1).start()
+        self._port = self._server.port
         return self
 
     def close(self) -> None:
         """Stop the server and wait for its thread."""
-        if self._server is not None and self._thread is not None:
-            self._server.should_exit = True
-            self._thread.join(timeout=10)
-        self._server = self._thread = None
+        if self._server is not None:
+            self._server.stop()
+        self._server = None
 
     def __enter__(self) -> FakeEmbeddings:
         return self.start()

@@ -3,20 +3,18 @@ a tiny upload limit."""
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import uvicorn
 from streamlit.testing.v1 import AppTest
 from ui.api_client import NimbusClient
 
 from nimbus.app import Components, create_app
 from nimbus.config import KnowledgeSettings
-from tests.conftest import LiveServer, fake_llm, free_port, make_settings
+from tests.conftest import LiveServer, fake_llm, make_settings
 from tests.fakes.openai_server import FakeOpenAI
+from tests.fakes.threaded_server import ThreadedServer
 
 SMALL_UPLOAD_MB = 1
 APP_PATH = Path(__file__).resolve().parents[2] / "ui" / "app.py"
@@ -60,16 +58,5 @@ def small_upload_api(
     knowledge = KnowledgeSettings(_env_file=None, max_upload_mb=SMALL_UPLOAD_MB, ingest_workers=0)
     data_dir: Path = tmp_path_factory.mktemp("small-upload")
     settings = make_settings(database_url, data_dir, fake_llm(fake_openai_server), knowledge)
-    port = free_port()
-    config = uvicorn.Config(create_app(settings, components), host="127.0.0.1", port=port, log_config=None)
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, name="small-upload-api", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("the small-upload API did not start")
-        time.sleep(0.05)
-    yield LiveServer(url=f"http://127.0.0.1:{port}", settings=settings)
-    server.should_exit = True
-    thread.join(timeout=15)
+    with ThreadedServer(create_app(settings, components), "small-upload-api") as server:
+        yield LiveServer(url=server.url, settings=settings)

@@ -1,0 +1,244 @@
+"""Ingestion speed of a real PDF through a real `nimbus serve`, against the physical limit: pure embedding.
+
+Uploads NIST SP 800-37r2 (183 pages) to a `nimbus serve` on an embedded PostgreSQL in a temporary data dir,
+polls it to `ready` and reports wall time, pages/s, chunks, the job's stage timings and peak memory of the
+server and of its PostgreSQL. The same chunk texts (the project's loader and chunker) are then embedded
+in this process with `LocalEmbedder.embed_documents`; target: pipeline ÷ pure embedding ≤ 1.15. Last, three
+real PDFs merged into 413 pages are ingested (target < 60 s). Run: .venv/bin/python bench/ingestion.py
+[--runs N] [--skip-400]; the last line printed is a JSON object of every figure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import httpx
+import psutil
+
+from nimbus.config import KnowledgeSettings, setting_names
+from nimbus.knowledge.chunking import chunk_sections
+from nimbus.knowledge.embeddings import LocalEmbedder
+from nimbus.knowledge.loaders.files import open_file
+
+PDFS = Path("/work/shared/data/pdfs")
+PDF = PDFS / "NIST.SP.800-37r2.pdf"
+MERGED = ("NIST.SP.800-37r2.pdf", "NIST.SP.800-171r2.pdf", "GeoTopo-komprimiert.pdf")
+POLL_SECONDS = 0.1
+MB = 1 << 20
+
+
+class MemoryPeaks(threading.Thread):
+    """Samples every 0.1 s the RSS of the server (with its children) and the PSS of its PostgreSQL's processes;
+    PSS shares the cluster's shared memory out among them, so their sum counts it once."""
+
+    def __init__(self, server_pid: int, postmaster_pid: int) -> None:
+        super().__init__(daemon=True)
+        self.server, self.postmaster = psutil.Process(server_pid), psutil.Process(postmaster_pid)
+        self.peaks = {"server_mb": 0.0, "postgres_mb": 0.0, "total_mb": 0.0}
+        self.done = threading.Event()
+
+    def run(self) -> None:
+        while not self.done.wait(POLL_SECONDS):
+            server = _sum(self.server, lambda p: p.memory_info().rss)
+            postgres = _sum(self.postmaster, lambda p: p.memory_full_info().pss)
+            for key, value in (("server_mb", server), ("postgres_mb", postgres), ("total_mb", server + postgres)):
+                self.peaks[key] = max(self.peaks[key], round(value / MB, 1))
+
+
+def _sum(root: psutil.Process, measure: Callable[[psutil.Process], int]) -> int:
+    total = 0
+    for process in (root, *root.children(recursive=True)):
+        try:
+            total += measure(process)
+        except psutil.Error:  # a backend that exited between listing and reading
+            continue
+    return total
+
+
+@contextmanager
+def nimbus_serve(data_dir: Path, outcome: dict[str, object]) -> Iterator[tuple[httpx.Client, int, int]]:
+    """`nimbus serve` on the embedded PostgreSQL in `data_dir`; on exit SIGTERM, and record in `outcome` its exit
+    status and whether PostgreSQL stopped with it. Yields a client, the server's pid and the postmaster's pid."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = int(probe.getsockname()[1])
+    env = {name: value for name, value in os.environ.items() if name not in setting_names()}
+    env |= {"NIMBUS_DATA_DIR": str(data_dir), "NIMBUS_LLM_PROVIDER": "openai", "NIMBUS_LOG_LEVEL": "WARNING"}
+    env["NIMBUS_LLM_BASE_URL"] = "http://127.0.0.1:9/v1"  # chat is not used
+    command = [sys.executable, "-m", "nimbus", "serve", "--host", "127.0.0.1", "--port", str(port)]
+    log = data_dir / "server.log"
+    with log.open("wb") as output:  # cwd is the data dir, so no `.env` of the caller is read
+        server = subprocess.Popen(command, env=env, cwd=data_dir, stdout=output, stderr=subprocess.STDOUT)
+    http = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60)
+    postmaster = 0
+    try:
+        deadline = time.monotonic() + 180
+        while not _healthy(http):
+            if server.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"nimbus serve did not start:\n{log.read_text(errors='replace')[-3000:]}")
+            time.sleep(0.2)
+        postmaster = int((data_dir / "postgres" / "postmaster.pid").read_text().splitlines()[0])
+        yield http, server.pid, postmaster
+    finally:
+        http.close()
+        server.send_signal(signal.SIGTERM)
+        try:
+            outcome["server_exit"] = server.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            outcome["server_exit"] = server.wait()
+        pid_file_gone = not (data_dir / "postgres" / "postmaster.pid").exists()
+        outcome["postgres_stopped"] = pid_file_gone and not (postmaster and psutil.pid_exists(postmaster))
+
+
+def _healthy(http: httpx.Client) -> bool:
+    try:
+        return http.get("/healthcheck", timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+@dataclass
+class Ingested:
+    """One document through the server: wall time from upload to `ready`, and what the document reports."""
+
+    wall_s: float
+    pages: int
+    chunks: int
+    pages_per_s: float
+    timings_s: dict[str, float]  # the job's own: parse (with chunking), embed, index, total
+    peak_memory_mb: dict[str, float] = field(default_factory=dict)
+
+
+def ingest(http: httpx.Client, path: Path, pids: tuple[int, int] | None = None) -> Ingested:
+    """Upload `path` in a new session, poll until `ready`, delete it; wall time from upload to ready, the
+    document's figures and (with the server's and postmaster's `pids`) the peak memory meanwhile."""
+    token = http.post("/api/v1/sessions").raise_for_status().json()["token"]
+    headers = {"Authorization": f"Bearer {token}"}
+    sampler = MemoryPeaks(*pids) if pids else None
+    if sampler:
+        sampler.start()
+    started = time.perf_counter()
+    with path.open("rb") as file:
+        document = http.post("/api/v1/documents", files={"file": (path.name, file)}, headers=headers)
+    url = f"/api/v1/documents/{document.raise_for_status().json()['id']}"
+    while (document := http.get(url, headers=headers).raise_for_status()).json()["status"] != "ready":
+        if document.json()["status"] in ("failed", "no_text") or time.perf_counter() - started > 900:
+            raise RuntimeError(f"{path.name} was not ingested: {document.json()}")
+        time.sleep(POLL_SECONDS)
+    wall = time.perf_counter() - started
+    if sampler:
+        sampler.done.set()
+        sampler.join()
+    http.delete(url, headers=headers).raise_for_status()  # each run indexes into the same empty library
+    body = document.json()
+    pages = body["pages"] or 0
+    peaks = sampler.peaks if sampler else {}
+    return Ingested(round(wall, 2), pages, body["chunks"], round(pages / wall, 2), body["timings"], peaks)
+
+
+def chunk_texts(path: Path, settings: KnowledgeSettings, embedder: LocalEmbedder) -> list[str]:
+    """The chunks the ingestion job makes of `path`: the project's loader and chunker with its settings."""
+    max_tokens = min(settings.chunk_tokens, embedder.max_tokens)
+    sections = open_file(path).sections
+    chunks = chunk_sections(sections, embedder.tokenizer, max_tokens, settings.chunk_overlap_tokens)
+    return [chunk.text for chunk in chunks]
+
+
+def pure_embedding(embedder: LocalEmbedder, texts: list[str]) -> float:
+    """Seconds `embed_documents` takes for all of `texts` at once."""
+    started = time.perf_counter()
+    embedder.embed_documents(texts)
+    return time.perf_counter() - started
+
+
+def merge_pdfs(names: tuple[str, ...], target: Path) -> int:
+    """Concatenate real PDFs into `target`; its page count."""
+    from pypdf import PdfWriter
+
+    writer = PdfWriter()
+    for name in names:
+        writer.append(str(PDFS / name))
+    with target.open("wb") as file:
+        writer.write(file)
+    return len(writer.pages)
+
+
+def measure(args: argparse.Namespace, data_dir: Path, outcome: dict[str, object]) -> dict[str, object]:
+    """Every run: the PDF through the server, pure embedding of its chunks, then the merged document."""
+    settings = KnowledgeSettings(_env_file=None)
+    embedder = LocalEmbedder(batch_size=settings.embedding_batch_size)
+    texts = chunk_texts(PDF, settings, embedder)
+    embedder.embed_documents(texts[:64])  # loads the model and warms it up
+    big = data_dir / "merged.pdf"
+    big_pages = 0 if args.skip_400 else merge_pdfs(MERGED, big)
+    small: list[Ingested] = []
+    large: list[Ingested] = []
+    pure: list[float] = []
+    with nimbus_serve(data_dir, outcome) as (http, *pids):
+        (tiny := data_dir / "warm-up.txt").write_text("Ready once the server has loaded its embedding model.\n")
+        ingest(http, tiny)
+        for run in range(1, args.runs + 1):
+            small.append(ingest(http, PDF, (pids[0], pids[1])))
+            pure.append(round(pure_embedding(embedder, texts), 2))
+            print(f"run {run}: {PDF.name} {json.dumps(asdict(small[-1]))}")
+            print(f"run {run}: pure embedding of the same {len(texts)} chunks {pure[-1]:.2f} s, "
+                  f"ratio {small[-1].wall_s / pure[-1]:.3f}")  # fmt: skip
+            if big_pages:
+                large.append(ingest(http, big, (pids[0], pids[1])))
+                print(f"run {run}: {big_pages} merged pages {json.dumps(asdict(large[-1]))}")
+    ratios = [round(s.wall_s / p, 3) for s, p in zip(small, pure, strict=True)]
+    figures: dict[str, object] = {"pdf": PDF.name, "chunks_in_process": len(texts)}
+    figures |= {"chunk_chars_mean": round(statistics.mean(map(len, texts))), "runs": [asdict(s) for s in small]}
+    figures |= {"pure_embedding_s": pure, "ratios": ratios, "ratio_median": statistics.median(ratios)}
+    if large:
+        figures["merged"] = {"pdfs": MERGED, "runs": [asdict(r) for r in large]}
+        figures["merged_wall_median_s"] = statistics.median(r.wall_s for r in large)
+    return figures
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--runs", type=int, default=1, help="rounds of: PDF, pure embedding, merged PDF")
+    parser.add_argument("--skip-400", action="store_true", help="leave out the merged 413-page document")
+    args = parser.parse_args()
+    for name in setting_names():  # the server and this process both run on the defaults
+        os.environ.pop(name, None)
+    load_before = round(os.getloadavg()[0], 2)  # other work on the machine skews every figure
+    data_dir = Path(tempfile.mkdtemp(prefix="nimbus-bench-"))
+    data_dir.chmod(0o755)  # when run as root, the PostgreSQL user can then keep its cluster inside it
+    outcome: dict[str, object] = {}
+    try:
+        figures = measure(args, data_dir, outcome)
+    finally:
+        if (data_dir / "postgres").is_symlink():  # the cluster was kept outside the data dir
+            shutil.rmtree((data_dir / "postgres").resolve(), ignore_errors=True)
+        shutil.rmtree(data_dir, ignore_errors=True)
+    print(f"pipeline ÷ pure embedding: {figures['ratio_median']} (median of {args.runs}; target ≤ 1.15)")
+    if "merged" in figures:
+        print(f"merged document: {figures['merged_wall_median_s']} s to ready (target < 60 s)")
+    print(
+        f"nimbus serve exit status {outcome['server_exit']}; embedded PostgreSQL stopped: {outcome['postgres_stopped']}"
+    )
+    machine = {"cpus": os.cpu_count(), "load_1m_before": load_before, "load_1m_after": round(os.getloadavg()[0], 2)}
+    print(json.dumps({"machine": machine, **figures, **outcome}))
+    return 0 if outcome["server_exit"] == 0 and outcome["postgres_stopped"] is True else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
