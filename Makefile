@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 export CMAKE_ARGS ?= -DLLAVA_BUILD=OFF -DGGML_NATIVE=OFF -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON
 PIP := $(BIN)/python -m pip --disable-pip-version-check
 
-.PHONY: help install dev run serve ui test lint fmt typecheck pytest bench migrate browser clean
+.PHONY: help install dev run serve ui test lint fmt typecheck pytest bench eval migrate browser clean
 
 help:
 	@echo "make run      install everything (incl. the offline model) and start API + UI"
@@ -39,6 +39,10 @@ serve: install
 ui: install
 	$(BIN)/nimbus ui
 
+# Retrieval quality on the bundled PubMedQA set, for the three ranking modes.
+eval: install
+	for mode in hybrid vector lexical; do $(BIN)/nimbus eval data/eval/pubmedqa --mode $$mode | tail -n 1; done
+
 migrate: install
 	$(BIN)/nimbus migrate
 
@@ -66,6 +70,8 @@ test: lint typecheck pytest
 
 bench: dev
 	$(BIN)/python bench/chat_overhead.py
+	$(BIN)/python bench/ingestion.py
+	$(BIN)/python bench/retrieval_latency.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .coverage* htmlcov

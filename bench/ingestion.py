@@ -24,7 +24,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import httpx
@@ -43,20 +43,21 @@ MB = 1 << 20
 
 
 class MemoryPeaks(threading.Thread):
-    """Samples every 0.1 s the RSS of the server (with its children) and the PSS of its PostgreSQL's processes;
-    PSS shares the cluster's shared memory out among them, so their sum counts it once."""
+    """Samples every 0.1 s the RSS of the server (with any children) and of its PostgreSQL's processes. The PSS
+    sum of the latter counts the cluster's shared memory once; their RSS sum counts it in every backend."""
 
     def __init__(self, server_pid: int, postmaster_pid: int) -> None:
         super().__init__(daemon=True)
         self.server, self.postmaster = psutil.Process(server_pid), psutil.Process(postmaster_pid)
-        self.peaks = {"server_mb": 0.0, "postgres_mb": 0.0, "total_mb": 0.0}
+        self.peaks = dict.fromkeys(("server_rss", "postgres_pss", "postgres_rss_sum", "server_plus_postgres_pss"), 0.0)
         self.done = threading.Event()
 
     def run(self) -> None:
         while not self.done.wait(POLL_SECONDS):
             server = _sum(self.server, lambda p: p.memory_info().rss)
-            postgres = _sum(self.postmaster, lambda p: p.memory_full_info().pss)
-            for key, value in (("server_mb", server), ("postgres_mb", postgres), ("total_mb", server + postgres)):
+            pss = _sum(self.postmaster, lambda p: p.memory_full_info().pss)
+            rss = _sum(self.postmaster, lambda p: p.memory_info().rss)
+            for key, value in zip(self.peaks, (server, pss, rss, server + pss), strict=True):
                 self.peaks[key] = max(self.peaks[key], round(value / MB, 1))
 
 
@@ -85,15 +86,15 @@ def nimbus_serve(data_dir: Path, outcome: dict[str, object]) -> Iterator[tuple[h
     with log.open("wb") as output:  # cwd is the data dir, so no `.env` of the caller is read
         server = subprocess.Popen(command, env=env, cwd=data_dir, stdout=output, stderr=subprocess.STDOUT)
     http = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60)
-    postmaster = 0
+    postmaster: psutil.Process | None = None
     try:
         deadline = time.monotonic() + 180
         while not _healthy(http):
             if server.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"nimbus serve did not start:\n{log.read_text(errors='replace')[-3000:]}")
             time.sleep(0.2)
-        postmaster = int((data_dir / "postgres" / "postmaster.pid").read_text().splitlines()[0])
-        yield http, server.pid, postmaster
+        postmaster = psutil.Process(int((data_dir / "postgres" / "postmaster.pid").read_text().splitlines()[0]))
+        yield http, server.pid, postmaster.pid
     finally:
         http.close()
         server.send_signal(signal.SIGTERM)
@@ -103,7 +104,20 @@ def nimbus_serve(data_dir: Path, outcome: dict[str, object]) -> Iterator[tuple[h
             server.kill()
             outcome["server_exit"] = server.wait()
         pid_file_gone = not (data_dir / "postgres" / "postmaster.pid").exists()
-        outcome["postgres_stopped"] = pid_file_gone and not (postmaster and psutil.pid_exists(postmaster))
+        outcome["postgres_stopped"] = pid_file_gone and (postmaster is None or _ended(postmaster))
+
+
+def _ended(process: psutil.Process) -> bool:
+    """Whether `process` ended within 10 s (a zombie not yet reaped by init has ended)."""
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            if not process.is_running() or process.status() == psutil.STATUS_ZOMBIE:
+                return True
+        except psutil.NoSuchProcess:
+            return True
+        time.sleep(0.1)
+    return False
 
 
 def _healthy(http: httpx.Client) -> bool:
@@ -122,18 +136,18 @@ class Ingested:
     chunks: int
     pages_per_s: float
     timings_s: dict[str, float]  # the job's own: parse (with chunking), embed, index, total
-    peak_memory_mb: dict[str, float] = field(default_factory=dict)
+    server_cpu_s: float  # CPU time of the server process meanwhile: hardly affected by other load
+    peak_memory_mb: dict[str, float]
 
 
-def ingest(http: httpx.Client, path: Path, pids: tuple[int, int] | None = None) -> Ingested:
+def ingest(http: httpx.Client, path: Path, server_pid: int, postmaster_pid: int) -> Ingested:
     """Upload `path` in a new session, poll until `ready`, delete it; wall time from upload to ready, the
-    document's figures and (with the server's and postmaster's `pids`) the peak memory meanwhile."""
+    document's figures, and the server's CPU time and peak memory meanwhile."""
     token = http.post("/api/v1/sessions").raise_for_status().json()["token"]
     headers = {"Authorization": f"Bearer {token}"}
-    sampler = MemoryPeaks(*pids) if pids else None
-    if sampler:
-        sampler.start()
-    started = time.perf_counter()
+    sampler, server = MemoryPeaks(server_pid, postmaster_pid), psutil.Process(server_pid)
+    sampler.start()
+    cpu, started = sum(server.cpu_times()[:2]), time.perf_counter()
     with path.open("rb") as file:
         document = http.post("/api/v1/documents", files={"file": (path.name, file)}, headers=headers)
     url = f"/api/v1/documents/{document.raise_for_status().json()['id']}"
@@ -141,15 +155,15 @@ def ingest(http: httpx.Client, path: Path, pids: tuple[int, int] | None = None) 
         if document.json()["status"] in ("failed", "no_text") or time.perf_counter() - started > 900:
             raise RuntimeError(f"{path.name} was not ingested: {document.json()}")
         time.sleep(POLL_SECONDS)
-    wall = time.perf_counter() - started
-    if sampler:
-        sampler.done.set()
-        sampler.join()
+    wall, cpu = time.perf_counter() - started, sum(server.cpu_times()[:2]) - cpu
+    sampler.done.set()
+    sampler.join()
     http.delete(url, headers=headers).raise_for_status()  # each run indexes into the same empty library
     body = document.json()
-    pages = body["pages"] or 0
-    peaks = sampler.peaks if sampler else {}
-    return Ingested(round(wall, 2), pages, body["chunks"], round(pages / wall, 2), body["timings"], peaks)
+    pages, timings = body["pages"] or 0, body["timings"]
+    return Ingested(
+        round(wall, 2), pages, body["chunks"], round(pages / wall, 2), timings, round(cpu, 2), sampler.peaks
+    )
 
 
 def chunk_texts(path: Path, settings: KnowledgeSettings, embedder: LocalEmbedder) -> list[str]:
@@ -160,11 +174,11 @@ def chunk_texts(path: Path, settings: KnowledgeSettings, embedder: LocalEmbedder
     return [chunk.text for chunk in chunks]
 
 
-def pure_embedding(embedder: LocalEmbedder, texts: list[str]) -> float:
-    """Seconds `embed_documents` takes for all of `texts` at once."""
-    started = time.perf_counter()
+def pure_embedding(embedder: LocalEmbedder, texts: list[str]) -> tuple[float, float]:
+    """Wall and CPU seconds `embed_documents` takes for all of `texts` at once."""
+    cpu, started = time.process_time(), time.perf_counter()
     embedder.embed_documents(texts)
-    return time.perf_counter() - started
+    return round(time.perf_counter() - started, 2), round(time.process_time() - cpu, 2)
 
 
 def merge_pdfs(names: tuple[str, ...], target: Path) -> int:
@@ -189,23 +203,26 @@ def measure(args: argparse.Namespace, data_dir: Path, outcome: dict[str, object]
     big_pages = 0 if args.skip_400 else merge_pdfs(MERGED, big)
     small: list[Ingested] = []
     large: list[Ingested] = []
-    pure: list[float] = []
-    with nimbus_serve(data_dir, outcome) as (http, *pids):
+    pure: list[tuple[float, float]] = []
+    with nimbus_serve(data_dir, outcome) as (http, server_pid, postmaster_pid):
         (tiny := data_dir / "warm-up.txt").write_text("Ready once the server has loaded its embedding model.\n")
-        ingest(http, tiny)
+        ingest(http, tiny, server_pid, postmaster_pid)
         for run in range(1, args.runs + 1):
-            small.append(ingest(http, PDF, (pids[0], pids[1])))
-            pure.append(round(pure_embedding(embedder, texts), 2))
+            small.append(ingest(http, PDF, server_pid, postmaster_pid))
+            pure.append(pure_embedding(embedder, texts))
             print(f"run {run}: {PDF.name} {json.dumps(asdict(small[-1]))}")
-            print(f"run {run}: pure embedding of the same {len(texts)} chunks {pure[-1]:.2f} s, "
-                  f"ratio {small[-1].wall_s / pure[-1]:.3f}")  # fmt: skip
+            ratio = small[-1].wall_s / pure[-1][0]
+            print(f"run {run}: pure embedding of the same {len(texts)} chunks: {pure[-1][0]:.2f} s "
+                  f"({pure[-1][1]:.2f} s CPU); pipeline ÷ pure embedding {ratio:.3f}")  # fmt: skip
             if big_pages:
-                large.append(ingest(http, big, (pids[0], pids[1])))
+                large.append(ingest(http, big, server_pid, postmaster_pid))
                 print(f"run {run}: {big_pages} merged pages {json.dumps(asdict(large[-1]))}")
-    ratios = [round(s.wall_s / p, 3) for s, p in zip(small, pure, strict=True)]
+    ratios = [round(s.wall_s / wall, 3) for s, (wall, _) in zip(small, pure, strict=True)]
     figures: dict[str, object] = {"pdf": PDF.name, "chunks_in_process": len(texts)}
     figures |= {"chunk_chars_mean": round(statistics.mean(map(len, texts))), "runs": [asdict(s) for s in small]}
-    figures |= {"pure_embedding_s": pure, "ratios": ratios, "ratio_median": statistics.median(ratios)}
+    figures |= {"pure_embedding_s": [wall for wall, _ in pure], "pure_embedding_cpu_s": [cpu for _, cpu in pure]}
+    figures |= {"ratios": ratios, "ratio_median": statistics.median(ratios)}
+    figures["cpu_ratios"] = [round(s.server_cpu_s / cpu, 3) for s, (_, cpu) in zip(small, pure, strict=True)]
     if large:
         figures["merged"] = {"pdfs": MERGED, "runs": [asdict(r) for r in large]}
         figures["merged_wall_median_s"] = statistics.median(r.wall_s for r in large)
@@ -220,7 +237,7 @@ def main() -> int:
     for name in setting_names():  # the server and this process both run on the defaults
         os.environ.pop(name, None)
     load_before = round(os.getloadavg()[0], 2)  # other work on the machine skews every figure
-    data_dir = Path(tempfile.mkdtemp(prefix="nimbus-bench-"))
+    data_dir = Path(tempfile.mkdtemp(prefix="nimbus-bench-ingestion-"))
     data_dir.chmod(0o755)  # when run as root, the PostgreSQL user can then keep its cluster inside it
     outcome: dict[str, object] = {}
     try:

@@ -31,6 +31,8 @@ log = logging.getLogger(__name__)
 SYSTEM_ROOT = Path("/var/lib/nimbus")
 DATABASE = "nimbus"
 SUPERUSER = "nimbus"
+# Local TCP only, no Unix socket; buffers large enough to keep a 100k-chunk HNSW index hot.
+SERVER_OPTIONS = "-c listen_addresses=127.0.0.1 -c unix_socket_directories='' -c shared_buffers=256MB"
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,7 +142,7 @@ class EmbeddedPostgres:
                     "-l",
                     str(layout.cluster / "server.log"),
                     "-o",
-                    f"-p {port} -c listen_addresses=127.0.0.1 -c unix_socket_directories=''",
+                    f"-p {port} {SERVER_OPTIONS}",
                 )
                 self._started_here = True
                 log.info("embedded PostgreSQL started on 127.0.0.1:%s (%s)", port, layout.cluster)
@@ -244,7 +246,7 @@ class EmbeddedPostgres:
         self.secret_file.write_text(password)
         self.secret_file.chmod(0o600)
         port = _free_port()
-        opts = f"-p {port} -c listen_addresses=127.0.0.1 -c unix_socket_directories=''"
+        opts = f"-p {port} {SERVER_OPTIONS}"
         self._pg_ctl(layout, "start", "-w", "-t", "60", "-l", str(layout.cluster / "server.log"), "-o", opts)
         try:
             env = {"PGPASSWORD": password}

@@ -16,6 +16,7 @@ from sqlalchemy import (
     Identity,
     Index,
     Integer,
+    PrimaryKeyConstraint,
     SmallInteger,
     String,
     Text,
@@ -133,14 +134,23 @@ class Chunk(Base):
 
 
 class ChunkTerm(Base):
-    """One posting of the lexical index: a stemmed term, the chunk it occurs in and how often (BM25)."""
+    """One posting of the lexical index: a stemmed term, the chunk it occurs in and how often (BM25).
+
+    `document_id` repeats the chunk's document so scoped lookups are index range scans; it has no foreign key
+    of its own (the chunk's cascades postings away), which keeps deleting a document from scanning them all.
+    """
 
     __tablename__ = "chunk_term"
 
-    term: Mapped[str] = mapped_column(Text, primary_key=True)
-    document_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("document.id", ondelete="CASCADE"), primary_key=True)
-    chunk_id: Mapped[int] = mapped_column(ForeignKey("chunk.id", ondelete="CASCADE"), primary_key=True)
+    term: Mapped[str] = mapped_column(Text)
+    document_id: Mapped[uuid.UUID]
+    chunk_id: Mapped[int] = mapped_column(ForeignKey("chunk.id", ondelete="CASCADE"))
     tf: Mapped[int] = mapped_column(SmallInteger)
     chunk_length: Mapped[int] = mapped_column(Integer)
 
-    __table_args__ = (Index("ix_chunk_term_chunk_id", "chunk_id"),)
+    __table_args__ = (
+        PrimaryKeyConstraint(
+            "term", "document_id", "chunk_id", name="pk_chunk_term", postgresql_include=["tf", "chunk_length"]
+        ),
+        Index("ix_chunk_term_chunk_id", "chunk_id"),
+    )
