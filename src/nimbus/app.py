@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import threading
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
@@ -53,10 +54,19 @@ class Components:
     embedder: Embedder | None = None
 
 
-async def _settle(task: asyncio.Task[None]) -> None:
-    """Wait for a start-up task before shutting down (a failure was already visible when it was used)."""
-    with contextlib.suppress(Exception):
-        await task
+def _warm_up(embedder: Embedder) -> None:
+    """Load the embedding model in the background so the first upload or question does not wait for it.
+
+    A daemon thread: a server stopped while the model is still loading exits at once instead of waiting.
+    """
+
+    def load() -> None:
+        try:
+            embedder.load()
+        except Exception:  # the first real use reports the failure to whoever needs the model
+            log.warning("could not preload the embedding model", exc_info=True)
+
+    threading.Thread(target=load, name="embedder-load", daemon=True).start()
 
 
 def _lifespan(settings: Settings, components: Components):  # type: ignore[no-untyped-def]
@@ -74,9 +84,7 @@ def _lifespan(settings: Settings, components: Components):  # type: ignore[no-un
             embedder = components.embedder or build_embedder(settings.knowledge, settings.llm)
             if components.embedder is None:
                 stack.callback(embedder.close)
-            # Load the embedding model in the background so the first upload or question does not wait for it.
-            warm_up = asyncio.create_task(asyncio.to_thread(embedder.load), name="embedder-load")
-            stack.push_async_callback(_settle, warm_up)
+            _warm_up(embedder)
             blobs = build_blob_store(settings.server.data_dir)
             ingestion = IngestionRunner(database, settings, embedder, blobs)
             ingestion.start()

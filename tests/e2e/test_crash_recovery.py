@@ -13,7 +13,7 @@ import psycopg
 import pytest
 
 from tests.conftest import free_port
-from tests.e2e.test_processes import NIMBUS, _env, _postgres_processes, _wait_healthy
+from tests.e2e.test_processes import NIMBUS, _env, _postgres_processes, _wait_healthy, stop
 from tests.fakes.openai_server import FakeOpenAI
 from tests.knowledge.test_cancel_and_links import long_pdf
 
@@ -81,6 +81,5 @@ def test_killed_server_resumes_ingestion_without_duplicates(data_dir: Path, fake
         assert rows == (reference["chunks"], reference["chunks"], 0, reference["chunks"] - 1)
         assert attempts == (2,)
     finally:
-        server.send_signal(signal.SIGTERM)
-        assert server.wait(timeout=30) == 0
+        assert stop(server) == 0
     assert _postgres_processes(data_dir) == []

@@ -32,6 +32,17 @@ def _env(data_dir: Path, fake: FakeOpenAI, **extra: str) -> dict[str, str]:
     return env
 
 
+def stop(process: subprocess.Popen[str] | subprocess.Popen[bytes], sig: int = signal.SIGTERM) -> int:
+    """Signal a server and return its exit status; kill it (and fail) if it does not stop in time."""
+    process.send_signal(sig)
+    try:
+        return process.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+        raise AssertionError(f"{process.args} did not stop within 60 s of signal {sig}") from None
+
+
 def _postgres_processes(data_dir: Path) -> list[psutil.Process]:
     cluster = str((data_dir / "postgres").resolve())
     found = []
@@ -76,8 +87,7 @@ def test_serve_on_the_embedded_database_survives_restart_and_stops_cleanly(
         assert answer.json()["reply"] == "Echo: persist me"
         assert _postgres_processes(data_dir)
     finally:
-        server.send_signal(signal.SIGTERM)
-        assert server.wait(timeout=30) == 0
+        assert stop(server) == 0
     assert _postgres_processes(data_dir) == []
 
     server = subprocess.Popen(command, env=env)  # history survives a restart on the same data dir
@@ -86,8 +96,7 @@ def test_serve_on_the_embedded_database_survives_restart_and_stops_cleanly(
         messages = httpx.get(f"{url}/api/v1/chats/{chat_id}", headers=headers).json()["messages"]
         assert [m["content"] for m in messages] == ["persist me", "Echo: persist me"]
     finally:
-        server.send_signal(signal.SIGINT)
-        assert server.wait(timeout=30) == 0
+        assert stop(server, signal.SIGINT) == 0
     assert _postgres_processes(data_dir) == []
 
 
@@ -143,8 +152,7 @@ def test_run_serves_api_and_ui_and_leaves_no_orphans(data_dir: Path, fake_openai
         children = _streamlit_children(psutil.Process(process.pid))
         assert children
     finally:
-        process.send_signal(signal.SIGTERM)
-        assert process.wait(timeout=30) == 0
+        assert stop(process) == 0
     assert process.stderr is not None
     with process.stderr:
         printed = process.stderr.read()
@@ -165,6 +173,5 @@ def test_ui_command_serves_the_ui_and_stops_on_sigterm(tmp_path: Path, fake_open
         children = _streamlit_children(psutil.Process(process.pid))
         assert children
     finally:
-        process.send_signal(signal.SIGTERM)
-        assert process.wait(timeout=30) == 0
+        assert stop(process) == 0
     assert not [child for child in children if child.is_running() and child.status() != psutil.STATUS_ZOMBIE]
