@@ -36,14 +36,18 @@ def _die_with_parent() -> None:  # pragma: no cover - runs in the child between 
 
 def ui_command(port: int, api_url: str) -> tuple[list[str], dict[str, str]]:
     """The Streamlit command line and environment for the UI."""
+    script = ui_script()
     command = [
-        sys.executable, "-m", "streamlit", "run", str(ui_script()),
+        sys.executable, "-m", "ui",
         "--server.port", str(port),
         "--server.headless", "true",
         "--browser.gatherUsageStats", "false",
         "--server.fileWatcherType", "none",
     ]  # fmt: skip
-    return command, {**os.environ, "NIMBUS_API_URL": api_url}
+    # `python -m ui` imports the UI's modules before the server starts (see ui/__main__.py).
+    root = str(script.parents[1])
+    path = os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))
+    return command, {**os.environ, "NIMBUS_API_URL": api_url, "PYTHONPATH": path}
 
 
 def start_ui(port: int, api_url: str) -> subprocess.Popen[bytes]:

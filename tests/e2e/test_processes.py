@@ -137,7 +137,7 @@ def _wait_http(url: str, timeout: float = 60) -> None:
 
 
 def _streamlit_children(parent: psutil.Process) -> list[psutil.Process]:
-    return [p for p in parent.children(recursive=True) if "streamlit" in " ".join(p.cmdline())]
+    return [p for p in parent.children(recursive=True) if "-m ui" in " ".join(p.cmdline())]
 
 
 @pytest.mark.slow

@@ -56,14 +56,14 @@ def running_ui(api_url: str, workdir: Path) -> Iterator[str]:
     """Start the Streamlit UI against `api_url`; yield its URL; stop it and its children."""
     port = free_port()
     command = [
-        sys.executable, "-m", "streamlit", "run", str(APP_PATH),
+        sys.executable, "-m", "ui",
         "--server.port", str(port),
         "--server.address", "127.0.0.1",
         "--server.headless", "true",
         "--server.fileWatcherType", "none",
         "--browser.gatherUsageStats", "false",
     ]  # fmt: skip
-    env = os.environ | {"NIMBUS_API_URL": api_url}
+    env = os.environ | {"NIMBUS_API_URL": api_url, "PYTHONPATH": str(APP_PATH.parents[1])}
     log = workdir / "streamlit.log"
     with log.open("wb") as output:
         process = subprocess.Popen(
