@@ -47,10 +47,11 @@ def main_options(
 @app.command()
 def serve(host: Host = None, port: Port = None) -> None:
     """Serve the API (stops cleanly on SIGTERM/SIGINT)."""
-    from nimbus.server import serve_api
+    from nimbus.server import exit_now, serve_api
 
     settings = _settings()
     serve_api(settings, host or settings.server.host, port or settings.server.port)
+    exit_now()
 
 
 @app.command()
@@ -65,7 +66,7 @@ def ui(port: UiPort = None, api_url: ApiUrl = None) -> None:
 @app.command()
 def run(host: Host = None, port: Port = None, ui_port: Annotated[int | None, typer.Option()] = None) -> None:
     """Serve the API and the UI together."""
-    from nimbus.server import run_both
+    from nimbus.server import exit_now, run_both
 
     settings = _settings()
     run_both(
@@ -74,6 +75,7 @@ def run(host: Host = None, port: Port = None, ui_port: Annotated[int | None, typ
         port or settings.server.port,
         ui_port or settings.server.ui_port,
     )
+    exit_now()
 
 
 @app.command()

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import ctypes
+import logging
 import os
 import signal
 import subprocess
 import sys
 from pathlib import Path
+from typing import NoReturn
 
 import uvicorn
 from rich.console import Console
@@ -81,6 +83,19 @@ def serve_ui(port: int, api_url: str) -> int:
     signal.signal(signal.SIGINT, forward)
     return_code = child.wait()
     return 0 if return_code in (0, -signal.SIGTERM, -signal.SIGINT) else return_code
+
+
+def exit_now(status: int = 0) -> NoReturn:
+    """Leave without running interpreter finalizers, once everything of ours is closed.
+
+    The lifespan has already stopped the workers, the pool and the embedded PostgreSQL; some third-party
+    finalizers (torch's, after a model was loaded in a worker thread) can spin forever at interpreter exit,
+    which would leave a stopped server hanging on to its CPU.
+    """
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(status)
 
 
 def serve_api(settings: Settings, host: str, port: int) -> None:
