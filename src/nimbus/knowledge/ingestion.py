@@ -67,10 +67,10 @@ class Timings:
     started: float = field(default_factory=time.perf_counter)
 
     def as_dict(self) -> dict[str, float]:
+        """Seconds per stage (they overlap) and in all, for the document's `timings`."""
         total = time.perf_counter() - self.started
-        return {k: round(v, 3) for k, v in {"parse": self.parse, "embed": self.embed, "index": self.index}.items()} | {
-            "total": round(total, 3)
-        }
+        stages = {"parse": self.parse, "embed": self.embed, "index": self.index, "total": total}
+        return {name: round(seconds, 3) for name, seconds in stages.items()}
 
 
 _END = object()
@@ -132,12 +132,10 @@ class _Position:
 
     def __init__(self, total_pages: int | None) -> None:
         self.total_pages = total_pages
-        self.sections_read = 0
         self.last_page = 0
 
     def track(self, sections: Iterable[Section]) -> Iterator[Section]:
         for section in sections:
-            self.sections_read += 1
             self.last_page = section.page or self.last_page
             yield section
 
@@ -193,25 +191,26 @@ class Ingestion:
             document = await DocumentRepository(db).get(self.document_id, lock=True)
             if document is None or document.status not in (*IN_PROGRESS, DocumentStatus.CANCELLED):
                 return None
-            if document.status == DocumentStatus.CANCELLED:
-                raise_later = True
-            else:
-                raise_later = False
-                if document.status != DocumentStatus.QUEUED or document.chunks_done:
-                    log.info("restarting interrupted ingestion of %s", document.id)
-                await index.delete_document_index(db, document.id)
-                document.status = DocumentStatus.PARSING
-                document.attempts += 1
-                document.started_at = utcnow()
-                document.updated_at = utcnow()
-                document.error = None
-                document.pages_done = 0
-                document.chunks_done = 0
+            cancelled = document.status == DocumentStatus.CANCELLED
+            if not cancelled:
+                await self._reset(db, document)
             ref = SourceRef(document.kind, document.name, document.blob_key, document.source_url)
-        if raise_later:
+        if cancelled:
             await self._purge()
             return None
         return ref
+
+    async def _reset(self, db: AsyncSession, document: Document) -> None:
+        """Start (or restart after a crash) from nothing: whatever an earlier attempt wrote goes first."""
+        if document.status != DocumentStatus.QUEUED or document.chunks_done:
+            log.info("restarting interrupted ingestion of %s", document.id)
+        await index.delete_document_index(db, document.id)
+        now = utcnow()
+        document.status = DocumentStatus.PARSING
+        document.attempts += 1
+        document.started_at = document.updated_at = now
+        document.error = None
+        document.pages_done = document.chunks_done = 0
 
     async def _pipeline(self, ref: SourceRef, timings: Timings) -> int:
         producer = _Producer(ref, self.blobs, self.settings, self.embedder, timings)
@@ -282,18 +281,15 @@ class Ingestion:
             document = await DocumentRepository(db).get(self.document_id, lock=True)
             if document is None:
                 return
-            if document.status == DocumentStatus.CANCELLED:
-                raise_cancel = True
-            else:
-                raise_cancel = False
+            cancelled = document.status == DocumentStatus.CANCELLED
+            if not cancelled:
                 document.status = status
                 document.error = error
                 if status == DocumentStatus.READY and document.pages_total:
                     document.pages_done = document.pages_total
                 document.timings = timings.as_dict()
-                document.finished_at = utcnow()
-                document.updated_at = utcnow()
-        if raise_cancel:
+                document.finished_at = document.updated_at = utcnow()
+        if cancelled:
             await self._purge()
         log.info("document %s: %s %s", self.document_id, status, timings.as_dict())
 

@@ -12,19 +12,21 @@ from nimbus.chat.errors import ChatNotFound
 from nimbus.db.deps import DbSession
 from nimbus.knowledge import retrieval_service, service
 from nimbus.knowledge.errors import DocumentNotFound, EmptyUpload, InvalidSource, UploadTooLarge
-from nimbus.knowledge.links import canonical_link
+from nimbus.knowledge.models import Document
 from nimbus.knowledge.schemas import ChatDocumentsIn, ChatDocumentsOut, DocumentOut, DocumentPage, LinkIn, SearchOut
 from nimbus.openapi import error_responses
 from nimbus.sessions.deps import CurrentSession
-from nimbus.state import State
+from nimbus.state import AppState, State
 
 router = APIRouter(prefix="/api/v1", tags=["documents"], responses=error_responses())
 ACCEPTED = {"description": "Queued for ingestion (200 instead when it duplicates an existing document)."}
 
 
-def _queued(document: DocumentOut) -> JSONResponse:
-    code = status.HTTP_200_OK if document.duplicate else status.HTTP_202_ACCEPTED
-    return JSONResponse(document.model_dump(mode="json"), status_code=code)
+def _queued(state: AppState, document: Document, duplicate: bool) -> JSONResponse:
+    """Wake the ingestion workers and answer 202 (200 when the document already existed)."""
+    state.ingestion.notify()
+    body = service.document_out(document, duplicate=duplicate).model_dump(mode="json")
+    return JSONResponse(body, status_code=status.HTTP_200_OK if duplicate else status.HTTP_202_ACCEPTED)
 
 
 @router.post(
@@ -47,8 +49,7 @@ async def upload(
     document, duplicate = await service.add_upload(
         db, state.blobs, session.id, file.filename, file.file, chat_id, max_bytes
     )
-    state.ingestion.notify()
-    return _queued(service.document_out(document, duplicate=duplicate))
+    return _queued(state, document, duplicate)
 
 
 @router.post(
@@ -59,10 +60,7 @@ async def upload(
 )
 async def add_youtube(body: LinkIn, state: State, db: DbSession, session: CurrentSession) -> JSONResponse:
     """Add a YouTube video (any usual link form or a bare id); its transcript is indexed in the background."""
-    kind, url, name = canonical_link("youtube", body.url)
-    document, duplicate = await service.add_link(db, session.id, kind, url, name, body.chat_id)
-    state.ingestion.notify()
-    return _queued(service.document_out(document, duplicate=duplicate))
+    return _queued(state, *await service.add_link(db, session.id, "youtube", body.url, body.chat_id))
 
 
 @router.post(
@@ -73,10 +71,7 @@ async def add_youtube(body: LinkIn, state: State, db: DbSession, session: Curren
 )
 async def add_web_page(body: LinkIn, state: State, db: DbSession, session: CurrentSession) -> JSONResponse:
     """Add a web page; it is fetched and indexed in the background."""
-    kind, url, name = canonical_link("web", body.url)
-    document, duplicate = await service.add_link(db, session.id, kind, url, name, body.chat_id)
-    state.ingestion.notify()
-    return _queued(service.document_out(document, duplicate=duplicate))
+    return _queued(state, *await service.add_link(db, session.id, "web", body.url, body.chat_id))
 
 
 @router.get("/documents")

@@ -14,7 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from nimbus.chat import service as chat_service
 from nimbus.db.base import utcnow
-from nimbus.knowledge.errors import DocumentNotFound, EmptyUpload, InvalidSource, UploadTooLarge
+from nimbus.knowledge.errors import DocumentNotFound, EmptyUpload, UploadTooLarge
+from nimbus.knowledge.links import canonical_link
 from nimbus.knowledge.locks import job_lock_key
 from nimbus.knowledge.models import IN_PROGRESS, Document, DocumentStatus, SourceKind
 from nimbus.knowledge.repository import DocumentRepository
@@ -115,20 +116,19 @@ async def add_upload(
 
 
 async def add_link(
-    db: AsyncSession, session_id: uuid.UUID, kind: SourceKind, url: str, name: str, chat_id: uuid.UUID | None
+    db: AsyncSession, session_id: uuid.UUID, kind: str, raw_url: str, chat_id: uuid.UUID | None
 ) -> tuple[Document, bool]:
-    """Queue a YouTube video or a web page (given its canonical URL); a repeat returns the existing one."""
+    """Queue a YouTube video or a web page (`kind` "youtube" or "web"); a repeat returns the existing one."""
     if chat_id is not None:
         await chat_service.owned_chat(db, chat_id, session_id)
-    if not url.startswith(("http://", "https://")):
-        raise InvalidSource("Only http and https links can be added.")
+    source_kind, url, name = canonical_link(kind, raw_url)
     repository = DocumentRepository(db)
     existing = await repository.find_duplicate(session_id, source_url=url)
     if existing is not None:
         await _attach(repository, chat_id, existing)
         return existing, True
     document = Document(
-        session_id=session_id, name=name[:NAME_LIMIT], kind=kind, source_url=url, status=DocumentStatus.QUEUED
+        session_id=session_id, name=name[:NAME_LIMIT], kind=source_kind, source_url=url, status=DocumentStatus.QUEUED
     )
     await repository.add(document)
     await _attach(repository, chat_id, document)
