@@ -11,10 +11,12 @@ The chunks go through the production `index_chunks` (postings computed by Postgr
 embedded PostgreSQL, 250 chunks per document; the HNSW index is built once after loading, as migration
 0002 defines it. Queries: 200 PubMedQA test questions. Scopes: the whole library (100,000 chunks, one
 session owning everything: the worst case), a 10-document session (2,500 chunks) and one document (250).
-`--shared-buffers 1GB` restarts the server with more buffers (the HNSW index alone is ~195 MB; the default
-is 128 MB); `--proposed-schema` applies the storage and index changes proposed for migration 0003.
+`--shared-buffers 1GB` restarts the server with more buffers (the HNSW index alone is ~195 MB; the embedded
+server's default is 256 MB).
 
-Run: .venv/bin/python bench/retrieval_latency.py [--chunks 100000] [--shared-buffers 1GB] [--proposed-schema]
+`--reuse DIR` keeps the loaded cluster in DIR and measures it again on the next run without reloading.
+
+Run: .venv/bin/python bench/retrieval_latency.py [--chunks 100000] [--shared-buffers 1GB] [--reuse DIR]
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ import statistics
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
@@ -63,13 +65,6 @@ MODES: tuple[retrieval.SearchMode, ...] = ("hybrid", "vector", "lexical")
 HNSW_INDEX = (  # as migration 0002 creates it
     "CREATE INDEX ix_chunk_embedding_hnsw ON chunk USING hnsw (embedding vector_cosine_ops) "
     "WITH (m = 16, ef_construction = 64)"
-)
-# Proposed for migration 0003: vectors stored inline (exact scans of small scopes read no TOAST), and the
-# postings primary key covering tf and chunk_length (BM25 reads no heap); the unique index below is what
-# `PRIMARY KEY (term, document_id, chunk_id) INCLUDE (tf, chunk_length)` gives the planner.
-PROPOSED_STORAGE = "ALTER TABLE chunk ALTER COLUMN embedding SET STORAGE PLAIN"
-PROPOSED_POSTINGS_INDEX = (
-    "CREATE UNIQUE INDEX ix_chunk_term_covering ON chunk_term (term, document_id, chunk_id) INCLUDE (tf, chunk_length)"
 )
 console = Console()
 
@@ -130,13 +125,11 @@ class Corpus:
     index_seconds: float
 
 
-async def load(database: Database, texts: Sequence[str], vectors: np.ndarray, proposed: bool) -> Corpus:
-    """Write the chunks through `index_chunks`, then build the HNSW index (and the proposed postings index)."""
+async def load(database: Database, texts: Sequence[str], vectors: np.ndarray) -> Corpus:
+    """Write the chunks through `index_chunks`, then build the HNSW index."""
     started = time.perf_counter()
     async with database.transaction() as db:
         await db.execute(text("DROP INDEX ix_chunk_embedding_hnsw"))
-        if proposed:
-            await db.execute(text(PROPOSED_STORAGE))
         owner = Session(token_hash=uuid.uuid4().hex * 2, expires_at=utcnow() + timedelta(days=1))
         db.add(owner)
         await db.flush()
@@ -163,8 +156,6 @@ async def load(database: Database, texts: Sequence[str], vectors: np.ndarray, pr
         connection = await plain.execution_options(isolation_level="AUTOCOMMIT")
         await connection.execute(text("SET maintenance_work_mem = '1GB'"))
         await connection.execute(text(HNSW_INDEX))
-        if proposed:
-            await connection.execute(text(PROPOSED_POSTINGS_INDEX))
         await connection.execute(text("VACUUM ANALYZE"))
         postings = (await connection.execute(text("SELECT count(*) FROM chunk_term"))).scalar_one()
     return Corpus(document_ids, len(texts), postings, loaded - started, time.perf_counter() - loaded)
@@ -221,15 +212,29 @@ async def _search(
     )
 
 
+async def loaded(database: Database) -> Corpus:
+    """The corpus a previous `--reuse` run left in the database."""
+    async with database.transaction() as db:
+        rows = await db.execute(text("SELECT id FROM document ORDER BY split_part(name, '-', 2)::integer"))
+        document_ids = list(rows.scalars())
+        chunks = (await db.execute(text("SELECT count(*) FROM chunk"))).scalar_one()
+        postings = (await db.execute(text("SELECT count(*) FROM chunk_term"))).scalar_one()
+    return Corpus(document_ids, chunks, postings, 0.0, 0.0)
+
+
 async def run_queries(
-    url: str, args: argparse.Namespace, texts: Sequence[str], vectors: np.ndarray
+    url: str, args: argparse.Namespace, corpus_source: Callable[[], tuple[Sequence[str], np.ndarray]] | None
 ) -> dict[str, object]:
     embedder = LocalEmbedder()
     queries = questions(args.queries)
     query_vectors = [embedder.embed_query(query) for query in queries]
     database = Database.connect(url, DatabaseSettings(_env_file=None))
     try:
-        corpus = await load(database, texts, vectors, args.proposed_schema)
+        if corpus_source is None:
+            corpus = await loaded(database)
+        else:
+            texts, vectors = corpus_source()
+            corpus = await load(database, texts, vectors)
         console.print(
             f"{corpus.chunks} chunks ({corpus.postings} postings) written in {corpus.load_seconds:.1f} s, "
             f"indexes built in {corpus.index_seconds:.1f} s"
@@ -256,15 +261,16 @@ async def run_queries(
         "index_build_seconds": round(corpus.index_seconds, 1),
         "queries": len(queries),
         "shared_buffers": args.shared_buffers,
-        "proposed_schema": args.proposed_schema,
         "results": results,
     }
 
 
 @contextmanager
-def embedded_server(shared_buffers: str | None) -> Iterator[str]:
-    """A throw-away embedded PostgreSQL, migrated, optionally restarted with more shared buffers."""
-    data_dir = Path(tempfile.mkdtemp(prefix="nimbus-bench-"))
+def embedded_server(shared_buffers: str | None, reuse: Path | None) -> Iterator[str]:
+    """An embedded PostgreSQL, migrated, optionally restarted with more shared buffers; thrown away after
+    the run unless `reuse` names where to keep it."""
+    data_dir = reuse or Path(tempfile.mkdtemp(prefix="nimbus-bench-"))
+    data_dir.mkdir(parents=True, exist_ok=True)
     data_dir.chmod(0o755)  # lets a root-run server keep its cluster inside it
     server = EmbeddedPostgres(data_dir)
     try:
@@ -278,8 +284,11 @@ def embedded_server(shared_buffers: str | None) -> Iterator[str]:
             url = server.start()
         yield url
     finally:
-        server.destroy()
-        shutil.rmtree(data_dir, ignore_errors=True)
+        if reuse is None:
+            server.destroy()
+            shutil.rmtree(data_dir, ignore_errors=True)
+        else:
+            server.stop()
 
 
 def print_table(report: dict[str, object]) -> None:
@@ -301,20 +310,25 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--base-passages", type=int, default=2000, help="passages embedded for real")
     parser.add_argument("--shared-buffers", default=None, help="e.g. 1GB (the embedded default is 128MB)")
-    parser.add_argument(
-        "--proposed-schema", action="store_true", help="apply the changes proposed for migration 0003 (see PROPOSED_*)"
-    )
+    parser.add_argument("--reuse", type=Path, default=None, help="keep the loaded cluster here and reuse it")
     args = parser.parse_args()
-    rng = random.Random(7)
-    started = time.perf_counter()
-    passages = base_passages()
-    rng.shuffle(passages)
-    passages = passages[: args.base_passages]
-    base_vectors = np.asarray(LocalEmbedder().embed_documents(passages), dtype=np.float32)
-    console.print(f"{len(passages)} base passages embedded in {time.perf_counter() - started:.1f} s")
-    texts, vectors = perturbed(passages, base_vectors, args.chunks, rng)
-    with embedded_server(args.shared_buffers) as url:
-        report = asyncio.run(run_queries(url, args, texts, vectors))
+    marker = args.reuse / "corpus-loaded" if args.reuse else None
+
+    def corpus() -> tuple[Sequence[str], np.ndarray]:
+        rng = random.Random(7)
+        started = time.perf_counter()
+        passages = base_passages()
+        rng.shuffle(passages)
+        passages = passages[: args.base_passages]
+        base_vectors = np.asarray(LocalEmbedder().embed_documents(passages), dtype=np.float32)
+        console.print(f"{len(passages)} base passages embedded in {time.perf_counter() - started:.1f} s")
+        return perturbed(passages, base_vectors, args.chunks, rng)
+
+    with embedded_server(args.shared_buffers, args.reuse) as url:
+        reusing = marker is not None and marker.exists()
+        report = asyncio.run(run_queries(url, args, None if reusing else corpus))
+        if marker is not None:
+            marker.touch()
     print_table(report)
     print(json.dumps(report))
 

@@ -4,6 +4,7 @@ from pathlib import Path
 
 import httpx
 
+from nimbus.db import migrate
 from tests.fakes.openai_server import FakeOpenAI, Status
 from tests.helpers import ask, new_chat
 
@@ -68,7 +69,7 @@ async def test_version_health_and_readiness(client: httpx.AsyncClient) -> None:
     assert (await client.get("/healthz")).json() == {"status": "ok"}
     ready = await client.get("/readyz")
     assert ready.status_code == 200
-    assert "0003" in ready.json()["checks"]["database"]
+    assert migrate.head_revision() in ready.json()["checks"]["database"]
 
 
 async def test_model_endpoint_shows_provider_and_model(auth: httpx.AsyncClient) -> None:

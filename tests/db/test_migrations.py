@@ -66,4 +66,4 @@ def test_models_match_the_migrations(empty_database: str) -> None:
 
 
 def test_head_revision_is_the_newest_migration() -> None:
-    assert migrate.head_revision() == "0003"
+    assert migrate.head_revision() == "0004"

@@ -13,6 +13,7 @@ import httpx
 import psutil
 import pytest
 
+from nimbus.db import migrate
 from tests.conftest import free_port
 from tests.fakes.openai_server import FakeOpenAI
 
@@ -104,7 +105,7 @@ def test_migrate_and_cleanup_commands(data_dir: Path, fake_openai_server: FakeOp
     env = _env(data_dir, fake_openai_server)
     migrated = subprocess.run([*NIMBUS, "migrate"], env=env, capture_output=True, text=True, check=False)
     assert migrated.returncode == 0, migrated.stderr
-    assert "0003" in migrated.stderr
+    assert migrate.head_revision() in migrated.stderr
     cleaned = subprocess.run([*NIMBUS, "cleanup"], env=env, capture_output=True, text=True, check=False)
     assert cleaned.returncode == 0, cleaned.stderr
     assert "deleted 0 expired sessions" in cleaned.stdout

@@ -193,6 +193,41 @@ async def test_delete_document_index_removes_chunks_postings_and_counters(databa
         assert await index.index_chunks(db, doomed, drafts(["alpha beta"]), [axis((0, 1.0))], CONFIG) == 1
 
 
+async def term_counts(database: Database) -> tuple[dict[tuple[str, uuid.UUID], int], dict[tuple[str, uuid.UUID], int]]:
+    """`document_term` as stored, and as recounted from the postings."""
+    async with database.transaction() as db:
+        stored = await db.execute(text("SELECT term, document_id, df FROM document_term"))
+        recounted = await db.execute(text("SELECT term, document_id, count(*) FROM chunk_term GROUP BY 1, 2"))
+        return {(t, d): n for t, d, n in stored}, {(t, d): n for t, d, n in recounted}
+
+
+async def test_document_term_counts_follow_every_write_and_removal(database: Database) -> None:
+    session_id = await new_session(database)
+    other_session = await new_session(database)
+    first = await new_document(database, session_id, ["alpha beta", "alpha gamma", "delta"])
+    second = await new_document(database, session_id, ["alpha alpha omega"])
+    third = await new_document(database, other_session, ["alpha beta"])
+    stored, recounted = await term_counts(database)
+    assert stored == recounted
+    assert stored[("alpha", first)] == 2  # chunks containing the term, not occurrences
+    assert stored[("alpha", second)] == 1
+    async with database.transaction() as db:  # more chunks of a document add to its counts
+        await index.index_chunks(db, first, drafts(["alpha epsilon"], first_ordinal=3), [axis((0, 1.0))], CONFIG)
+    stored, recounted = await term_counts(database)
+    assert stored == recounted
+    assert stored[("alpha", first)] == 3
+    async with database.transaction() as db:  # a restarted job
+        await index.delete_document_index(db, first)
+    stored, recounted = await term_counts(database)
+    assert stored == recounted
+    assert {document for _, document in stored} == {second, third}
+    async with database.transaction() as db:  # a deleted document: postings go by cascade from its chunks
+        await db.delete(await db.get_one(Document, second))
+    async with database.transaction() as db:  # a session's cleanup: session → documents → chunks → postings
+        await db.delete(await db.get_one(Session, other_session))
+    assert await term_counts(database) == ({}, {})
+
+
 def bm25_reference(query_terms: Sequence[str], corpus: Sequence[Sequence[str]]) -> list[float]:
     """BM25 (Lucene idf, k1 1.2, b 0.75) of each tokenised chunk, computed the textbook way."""
     n = len(corpus)

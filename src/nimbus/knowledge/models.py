@@ -154,3 +154,20 @@ class ChunkTerm(Base):
         ),
         Index("ix_chunk_term_chunk_id", "chunk_id"),
     )
+
+
+class DocumentTerm(Base):
+    """How many of a document's chunks contain a term: BM25's document frequency over any set of documents
+    is the sum of these rows, a few index lookups instead of counting postings.
+
+    Kept equal to `chunk_term` grouped by (term, document) by triggers on `chunk_term` (migration 0004), so
+    every way postings are written or removed (indexing, restart, deletion, cascades) keeps it exact.
+    """
+
+    __tablename__ = "document_term"
+
+    term: Mapped[str] = mapped_column(Text)
+    document_id: Mapped[uuid.UUID]
+    df: Mapped[int] = mapped_column(Integer)
+
+    __table_args__ = (PrimaryKeyConstraint("term", "document_id", name="pk_document_term", postgresql_include=["df"]),)

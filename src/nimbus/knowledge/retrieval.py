@@ -2,8 +2,8 @@
 
 Everything is computed by PostgreSQL per query from indexed tables: nothing is rebuilt in memory.
 BM25 uses the corpus statistics of the searched documents only (N and average length from the documents'
-counters, document frequencies counted from the postings within scope), so a chat that answers from two
-documents ranks exactly as if those were the whole library.
+counters, document frequencies summed from their per-document counts in `document_term`), so a chat that
+answers from two documents ranks exactly as if those were the whole library.
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ _TERM_SCORE = (
 )
 
 # BM25 over the postings of the query's lexemes inside the scope (OR semantics). N and the average length
-# come from the documents' counters, each term's document frequency from counting its postings in scope.
+# come from the documents' counters, each term's document frequency from the per-document counts.
 # Work is bounded MaxScore-style: the rarest terms, up to `postings_budget` postings together, select and
 # score the candidates; the `shortlist` best of those then get the contributions of the remaining, common
 # terms by primary-key probes. A chunk that holds only common terms (low idf) cannot be found, a bounded
@@ -58,11 +58,11 @@ scope AS (
     FROM document AS d
     WHERE d.id = ANY(CAST(:document_ids AS uuid[]))
 ), stats AS (
-    SELECT p.term, count(*)::float8 AS df
-    FROM chunk_term AS p
-    WHERE p.term = ANY(tsvector_to_array(to_tsvector(CAST(:config AS regconfig), :query)))
-      AND p.document_id = ANY(CAST(:document_ids AS uuid[]))
-    GROUP BY p.term
+    SELECT t.term, sum(t.df)::float8 AS df
+    FROM document_term AS t
+    WHERE t.term = ANY(tsvector_to_array(to_tsvector(CAST(:config AS regconfig), :query)))
+      AND t.document_id = ANY(CAST(:document_ids AS uuid[]))
+    GROUP BY t.term
 ), weights AS MATERIALIZED (
     SELECT s.term,
            ln(1 + (scope.n - s.df + 0.5) / (s.df + 0.5)) AS idf,
