@@ -42,26 +42,50 @@ PDFS = Path("/work/shared/data/pdfs")
 PDF = PDFS / "NIST.SP.800-37r2.pdf"
 MERGED = ("NIST.SP.800-37r2.pdf", "NIST.SP.800-171r2.pdf", "GeoTopo-komprimiert.pdf")
 POLL_SECONDS = 0.1
+SAMPLE_SECONDS = 0.5
 MB = 1 << 20
 
 
 class MemoryPeaks(threading.Thread):
-    """Samples every 0.1 s the RSS of the server (with any children) and of its PostgreSQL's processes. The PSS
-    sum of the latter counts the cluster's shared memory once; their RSS sum counts it in every backend."""
+    """Peak memory while a document is ingested. The server's peak RSS is the kernel's own high-water mark
+    (VmHWM, reset at the start through /proc/PID/clear_refs where allowed, else sampled). PostgreSQL's
+    processes are sampled every `SAMPLE_SECONDS`: the PSS sum counts the cluster's shared memory once, the RSS
+    sum counts it in every backend. Reading PSS walks page tables in the kernel, so sampling it often would
+    take CPU from the server being measured."""
 
     def __init__(self, server_pid: int, postmaster_pid: int) -> None:
         super().__init__(daemon=True)
         self.server, self.postmaster = psutil.Process(server_pid), psutil.Process(postmaster_pid)
         self.peaks = dict.fromkeys(("server_rss", "postgres_pss", "postgres_rss_sum", "server_plus_postgres_pss"), 0.0)
         self.done = threading.Event()
+        self.high_water_mark = _reset_peak_rss(server_pid)
 
     def run(self) -> None:
-        while not self.done.wait(POLL_SECONDS):
-            server = _sum(self.server, lambda p: p.memory_info().rss)
-            pss = _sum(self.postmaster, lambda p: p.memory_full_info().pss)
-            rss = _sum(self.postmaster, lambda p: p.memory_info().rss)
-            for key, value in zip(self.peaks, (server, pss, rss, server + pss), strict=True):
-                self.peaks[key] = max(self.peaks[key], round(value / MB, 1))
+        while not self.done.wait(SAMPLE_SECONDS):
+            self.sample()
+        self.sample()
+
+    def sample(self) -> None:
+        server = _peak_rss(self.server) if self.high_water_mark else self.server.memory_info().rss
+        pss = _sum(self.postmaster, lambda p: p.memory_full_info().pss)
+        rss = _sum(self.postmaster, lambda p: p.memory_info().rss)
+        for key, value in zip(self.peaks, (server, pss, rss, server + pss), strict=True):
+            self.peaks[key] = max(self.peaks[key], round(value / MB, 1))
+
+
+def _reset_peak_rss(pid: int) -> bool:
+    try:
+        Path(f"/proc/{pid}/clear_refs").write_text("5")  # "reset the peak resident set size"
+    except OSError:
+        return False
+    return True
+
+
+def _peak_rss(process: psutil.Process) -> float:
+    for line in Path(f"/proc/{process.pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return float(line.split()[1]) * 1024
+    return float(process.memory_info().rss)
 
 
 def _sum(root: psutil.Process, measure: Callable[[psutil.Process], float]) -> float:

@@ -7,6 +7,7 @@ import uuid
 from collections.abc import AsyncIterator, Sequence
 from datetime import timedelta
 
+import numpy as np
 import pytest
 import pytest_asyncio
 from sqlalchemy import func, select, text
@@ -412,3 +413,11 @@ async def test_real_embeddings_find_a_paraphrase_the_words_miss(database: Databa
     assert vector[0].text == texts[0]
     assert hybrid[0].text == texts[0]
     assert hybrid[0].lexical_score is None  # no query word in it
+
+
+def test_vector_literal_keeps_every_float4_exactly() -> None:
+    values = np.random.default_rng(3).normal(size=2000).astype(np.float32)
+    values[:4] = [0.0, -1.0, 1e-38, 3.4028235e38]
+    literal = index.vector_literal(values.tolist())
+    parsed = np.array([float(part) for part in literal.strip("[]").split(",")], dtype=np.float32)
+    assert np.array_equal(parsed, values)

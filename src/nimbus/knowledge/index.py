@@ -72,9 +72,12 @@ class IndexInputError(ValueError):
     """The chunks and vectors handed to the index do not fit together (a programming error)."""
 
 
+_FLOAT4 = "{:.9g}".format  # nine significant digits give back the same float4: half the text of repr()
+
+
 def vector_literal(vector: Sequence[float]) -> str:
-    """A vector in pgvector's text form, `[0.1,0.2,...]`."""
-    return "[" + ",".join(map(str, vector)) + "]"
+    """A vector in pgvector's text form, `[0.1,0.2,...]`, exact for the float4 values pgvector stores."""
+    return "[" + ",".join(map(_FLOAT4, vector)) + "]"
 
 
 async def index_chunks(
