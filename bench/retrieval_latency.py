@@ -177,7 +177,7 @@ async def measure(
     """Latency of `search` alone and of query embedding + search, in milliseconds."""
     excluded, included = [], []
     async with database.transaction() as db:
-        for query, vector in zip(queries[:20], query_vectors, strict=False):  # warm-up
+        for query, vector in zip(queries, query_vectors, strict=True):  # warm-up: steady state, not a cold cache
             await _search(db, query, vector, scope, mode)
         for query, vector in zip(queries, query_vectors, strict=True):
             started = time.perf_counter()
