@@ -33,6 +33,7 @@ from nimbus.llm.router import router as model_router
 from nimbus.observability import configure_logging
 from nimbus.sessions.router import router as sessions_router
 from nimbus.state import AppState
+from nimbus.storage.base import BlobStore
 from nimbus.storage.factory import build_blob_store
 from nimbus.version import get_version
 
@@ -52,6 +53,7 @@ class Components:
     """Parts a caller may supply ready-made instead of having the app build them (e.g. a loaded embedder)."""
 
     embedder: Embedder | None = None
+    blobs: BlobStore | None = None
 
 
 def _warm_up(embedder: Embedder) -> None:
@@ -85,7 +87,7 @@ def _lifespan(settings: Settings, components: Components):  # type: ignore[no-un
             if components.embedder is None:
                 stack.callback(embedder.close)
             _warm_up(embedder)
-            blobs = build_blob_store(settings.server.data_dir)
+            blobs = components.blobs or build_blob_store(settings.server.data_dir)
             ingestion = IngestionRunner(database, settings, embedder, blobs)
             ingestion.start()
             stack.push_async_callback(ingestion.stop)

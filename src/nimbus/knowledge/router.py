@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, File, Form, Query, Response, UploadFile, status
 from fastapi.responses import FileResponse, JSONResponse
+from starlette.background import BackgroundTask
 
 from nimbus.chat.errors import ChatNotFound
 from nimbus.db.deps import DbSession
@@ -95,9 +96,14 @@ async def get_document(document_id: uuid.UUID, db: DbSession, session: CurrentSe
 async def document_file(document_id: uuid.UUID, state: State, db: DbSession, session: CurrentSession) -> Response:
     """The original uploaded file (open a PDF at a cited page with `#page=N`)."""
     document = await service.owned_document(db, document_id, session.id)
-    path = await service.local_file(state.blobs, document)
-    media = document.media_type or "application/octet-stream"
-    return FileResponse(path, media_type=media, filename=document.name, content_disposition_type="inline")
+    original = await service.original_file(state.blobs, document)
+    return FileResponse(
+        original.path,
+        media_type=document.media_type or "application/octet-stream",
+        filename=document.name,
+        content_disposition_type="inline",
+        background=BackgroundTask(original.release),  # after the last byte is sent
+    )
 
 
 @router.delete(

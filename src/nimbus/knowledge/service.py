@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from contextlib import ExitStack
+from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
@@ -140,12 +142,24 @@ async def _attach(repository: DocumentRepository, chat_id: uuid.UUID | None, doc
         await repository.attach(chat_id, document.id)
 
 
-async def local_file(blobs: BlobStore, document: Document) -> Path:
-    """A local path of the document's original file (only uploads have one)."""
-    if document.blob_key is None or not await anyio.to_thread.run_sync(blobs.exists, document.blob_key):
+@dataclass(frozen=True, slots=True)
+class OriginalFile:
+    """A local copy of a document's original file, valid until `release` is called."""
+
+    path: Path
+    release: Callable[[], None]  # blocking: ends the store's hold (a remote store deletes its download)
+
+
+async def original_file(blobs: BlobStore, document: Document) -> OriginalFile:
+    """The document's original file (only uploads have one), fetched off the event loop if the store is remote."""
+    if document.blob_key is None:
         raise DocumentNotFound("This document has no stored file.")
-    with blobs.local_path(document.blob_key) as path:
-        return path
+    hold = ExitStack()
+    try:
+        path = await anyio.to_thread.run_sync(hold.enter_context, blobs.local_path(document.blob_key))
+    except FileNotFoundError:
+        raise DocumentNotFound("This document has no stored file.") from None
+    return OriginalFile(path, hold.close)
 
 
 async def list_documents(db: AsyncSession, session_id: uuid.UUID) -> Sequence[Document]:
