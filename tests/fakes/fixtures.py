@@ -31,7 +31,7 @@ def fake_openai(fake_openai_server: FakeOpenAI) -> Iterator[FakeOpenAI]:
 @pytest.fixture(scope="session")
 def local_model_path(pytestconfig: pytest.Config, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The real default GGUF, assembled from the installed wheels once into pytest's cache."""
-    cache = pytestconfig.cache
+    cache = getattr(pytestconfig, "cache", None)  # None with -p no:cacheprovider
     models = cache.mkdir("nimbus-models") if cache is not None else tmp_path_factory.mktemp("models")
     return ensure_default_model(models / DEFAULT_MODEL_FILENAME)
 

@@ -6,11 +6,8 @@ import asyncio
 import contextlib
 import json
 import re
-import threading
-from collections import deque
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
-from types import TracebackType
 from typing import Any
 
 from starlette.applications import Starlette
@@ -19,7 +16,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from tests.fakes.openai_wire import Completion, error_body, last_user_message, sse_event
-from tests.fakes.threaded_server import ThreadedServer
+from tests.fakes.scripted_server import ScriptedServer
 
 
 @dataclass(frozen=True)
@@ -87,72 +84,31 @@ class RecordedRequest:
     body: dict[str, Any]
 
 
-class FakeOpenAI:
+class FakeOpenAI(ScriptedServer[Behaviour, RecordedRequest]):
     """OpenAI-compatible server on 127.0.0.1 (ephemeral port) running in a background thread."""
 
+    thread_name = "fake-openai"
+
     def __init__(self, *, models: Sequence[str] = ("fake-model",)) -> None:
+        super().__init__(Echo())
         self.models = list(models)
-        self.default: Behaviour = Echo()
-        self.requests: list[RecordedRequest] = []
-        self._script: deque[Behaviour] = deque()
-        self._lock = threading.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._release: asyncio.Event | None = None
-        self._server: ThreadedServer | None = None
-        self._port = 0
-
-    @property
-    def url(self) -> str:
-        """Root URL, e.g. `http://127.0.0.1:PORT`."""
-        return f"http://127.0.0.1:{self._port}"
-
-    @property
-    def base_url(self) -> str:
-        """The OpenAI base URL, e.g. `http://127.0.0.1:PORT/v1`."""
-        return f"{self.url}/v1"
 
     @property
     def chat_requests(self) -> list[RecordedRequest]:
         """Received chat-completions requests, in order."""
         return [r for r in self.requests if r.path.endswith("/chat/completions")]
 
-    def script(self, *behaviours: Behaviour) -> None:
-        """Queue behaviours for the next chat-completions requests, one each, in order."""
-        with self._lock:
-            self._script.extend(behaviours)
-
     def reset(self) -> None:
         """Forget scripted behaviours and recorded requests, restore the default, end pending hangs."""
-        with self._lock:
-            self._script.clear()
-            self.requests.clear()
-            self.default = Echo()
+        super().reset()
         self._release_hangs()
-
-    def start(self) -> FakeOpenAI:
-        """Bind an ephemeral port and serve until `close()`."""
-        self._server = ThreadedServer(self._app(), "fake-openai", lifespan="off", graceful_seconds=1).start()
-        self._port = self._server.port
-        return self
 
     def close(self) -> None:
-        """Stop the server and wait for its thread."""
+        """End pending hangs, stop the server and wait for its thread."""
         self._release_hangs()
-        if self._server is not None:
-            self._server.stop()
-        self._server = None
-
-    def __enter__(self) -> FakeOpenAI:
-        return self.start()
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.close()
-
-    def _next(self) -> Behaviour:
-        with self._lock:
-            return self._script.popleft() if self._script else self.default
+        super().close()
 
     def _release_hangs(self) -> None:
         """End every pending pause early (from any thread)."""

@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import threading
-from collections import deque
 from dataclasses import dataclass
-from types import TracebackType
 from typing import Any
 
 import numpy as np
@@ -16,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from tests.fakes.threaded_server import ThreadedServer
+from tests.fakes.scripted_server import ScriptedServer
 
 
 def fake_vector(text: str, dimensions: int) -> list[float]:
@@ -48,58 +45,16 @@ class Failure:
 Behaviour = Vectors | Failure
 
 
-class FakeEmbeddings:
+class FakeEmbeddings(ScriptedServer[Behaviour, dict[str, Any]]):
     """OpenAI-compatible embeddings server on 127.0.0.1 (ephemeral port) in a background thread."""
 
+    thread_name = "fake-embeddings"
+
     def __init__(self) -> None:
-        self.default: Behaviour = Vectors()
-        self.requests: list[dict[str, Any]] = []
-        self._script: deque[Behaviour] = deque()
-        self._lock = threading.Lock()
-        self._server: ThreadedServer | None = None
-        self._port = 0
+        super().__init__(Vectors())
 
-    @property
-    def base_url(self) -> str:
-        """The OpenAI base URL, e.g. `http://127.0.0.1:PORT/v1`."""
-        return f"http://127.0.0.1:{self._port}/v1"
-
-    def script(self, *behaviours: Behaviour) -> None:
-        """Answer the next requests with these behaviours, one each, then with `default`."""
-        with self._lock:
-            self._script.extend(behaviours)
-
-    def reset(self) -> None:
-        """Forget scripted behaviours and recorded requests; restore the default."""
-        with self._lock:
-            self._script.clear()
-            self.requests.clear()
-            self.default = Vectors()
-
-    def start(self) -> FakeEmbeddings:
-        """Bind an ephemeral port and serve until `close()`."""
-        app = Starlette(routes=[Route("/v1/embeddings", self._embeddings, methods=["POST"])])
-        self._server = ThreadedServer(app, "fake-embeddings", lifespan="off", graceful_seconds=1).start()
-        self._port = self._server.port
-        return self
-
-    def close(self) -> None:
-        """Stop the server and wait for its thread."""
-        if self._server is not None:
-            self._server.stop()
-        self._server = None
-
-    def __enter__(self) -> FakeEmbeddings:
-        return self.start()
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.close()
-
-    def _next(self) -> Behaviour:
-        with self._lock:
-            return self._script.popleft() if self._script else self.default
+    def _app(self) -> Starlette:
+        return Starlette(routes=[Route("/v1/embeddings", self._embeddings, methods=["POST"])])
 
     async def _embeddings(self, request: Request) -> Response:
         body: dict[str, Any] = json.loads(await request.body())

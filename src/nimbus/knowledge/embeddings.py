@@ -15,7 +15,6 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
-from urllib.parse import urlsplit
 
 import numpy as np
 
@@ -23,6 +22,7 @@ from nimbus.config import EmbeddingProvider, KnowledgeSettings, LLMSettings
 from nimbus.errors import NimbusError
 from nimbus.knowledge.models import EMBEDDING_DIMENSIONS
 from nimbus.knowledge.types import Embedder
+from nimbus.llm.openai_common import error_detail, is_http_url, scrub
 
 if TYPE_CHECKING:
     import openai
@@ -212,7 +212,7 @@ class OpenAIEmbedder:
         if not knowledge.embedding_model:
             raise EmbeddingError("Set NIMBUS_EMBEDDING_MODEL to the embedding model of the OpenAI-compatible server.")
         base_url = knowledge.embedding_base_url or llm.base_url
-        if base_url is not None and not _is_http_url(base_url):
+        if base_url is not None and not is_http_url(base_url):
             raise EmbeddingError("NIMBUS_EMBEDDING_BASE_URL must be an http:// or https:// URL.")
         self._model = knowledge.embedding_model
         self._batch_size = knowledge.embedding_batch_size
@@ -324,23 +324,9 @@ class OpenAIEmbedder:
         if isinstance(exc, openai.AuthenticationError | openai.PermissionDeniedError):
             return EmbeddingError("The embedding provider rejected the API key.")
         if isinstance(exc, openai.APIStatusError):
-            detail = self._scrub(_message(exc))
+            detail = self._scrub(error_detail(exc))
             return EmbeddingError(f"The embedding server answered HTTP {exc.status_code}: {detail}")
         return EmbeddingError(f"The embedding server failed: {self._scrub(str(exc))}")
 
     def _scrub(self, text: str) -> str:
-        return text.replace(self._secret, "***") if self._secret else text
-
-
-def _is_http_url(url: str) -> bool:
-    parts = urlsplit(url)
-    return parts.scheme in ("http", "https") and bool(parts.hostname)
-
-
-def _message(exc: openai.APIStatusError) -> str:
-    body = exc.body
-    if isinstance(body, dict):
-        error = body.get("error", body)
-        if isinstance(error, dict) and isinstance(error.get("message"), str):
-            return str(error["message"])[:300]
-    return exc.message[:300]
+        return scrub(text, self._secret)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator, Sequence
-from urllib.parse import urlsplit
 
 import openai
 from openai import AsyncAzureOpenAI, AsyncOpenAI, AsyncStream, Omit
@@ -17,6 +16,7 @@ from openai.types.chat import (
 from nimbus.config import LLMSettings
 from nimbus.llm.base import GenerationParams, ModelStatus, PromptMessage, StreamEvent, TextDelta, Usage
 from nimbus.llm.errors import LLMError, LLMRateLimited, LLMTimeout, LLMUnavailable
+from nimbus.llm.openai_common import error_detail, is_http_url, scrub
 
 log = logging.getLogger(__name__)
 
@@ -144,16 +144,15 @@ class OpenAIChatModel:
         if isinstance(exc, openai.AuthenticationError | openai.PermissionDeniedError):
             return LLMUnavailable("The provider rejected the API key.")
         if isinstance(exc, openai.APIStatusError):
-            return LLMError(f"The model server answered HTTP {exc.status_code}: {self._scrub(_message(exc))}")
+            return LLMError(f"The model server answered HTTP {exc.status_code}: {self._scrub(error_detail(exc))}")
         return LLMError(f"The model server failed: {self._scrub(str(exc))}")
 
     def _scrub(self, text: str) -> str:
-        return text.replace(self._secret, "***") if self._secret else text
+        return scrub(text, self._secret)
 
 
 def _check_url(url: str) -> None:
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    if not is_http_url(url):
         raise LLMUnavailable("NIMBUS_LLM_BASE_URL must be an http:// or https:// URL.")
 
 
@@ -163,12 +162,3 @@ def _to_wire(message: PromptMessage) -> ChatCompletionMessageParam:
     if message.role == "assistant":
         return {"role": "assistant", "content": message.content}
     return {"role": "user", "content": message.content}
-
-
-def _message(exc: openai.APIStatusError) -> str:
-    body = exc.body
-    if isinstance(body, dict):
-        error = body.get("error", body)
-        if isinstance(error, dict) and isinstance(error.get("message"), str):
-            return str(error["message"])[:300]
-    return exc.message[:300]
