@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 from dataclasses import dataclass
@@ -32,6 +33,7 @@ class Vectors:
     ignore_dimensions: bool = False
     reject_dimensions: bool = False  # answer 400 when the request carries `dimensions`
     reverse: bool = False  # list the results in reverse order (clients must sort by `index`)
+    delay_seconds: float = 0.0  # answer this much later (a slow or distant provider)
 
 
 @dataclass(frozen=True)
@@ -60,6 +62,8 @@ class FakeEmbeddings(ScriptedServer[Behaviour, dict[str, Any]]):
         body: dict[str, Any] = json.loads(await request.body())
         self.requests.append(body)
         behaviour = self._next()
+        if isinstance(behaviour, Vectors) and behaviour.delay_seconds:
+            await asyncio.sleep(behaviour.delay_seconds)
         if isinstance(behaviour, Failure):
             error = {"message": behaviour.message, "type": "server_error", "param": None, "code": None}
             return JSONResponse({"error": error}, behaviour.code)

@@ -26,6 +26,7 @@ from nimbus.db.base import utcnow
 from nimbus.db.engine import Database
 from nimbus.errors import NimbusError
 from nimbus.knowledge import retrieval_service
+from nimbus.knowledge.models import Document
 from nimbus.knowledge.schemas import Citation
 from nimbus.llm.base import ChatModel, GenerationParams, PromptMessage, TextDelta, Usage
 from nimbus.llm.errors import LLMError
@@ -34,6 +35,7 @@ from nimbus.state import AppState
 log = logging.getLogger(__name__)
 
 HISTORY_WINDOW = 200  # messages read to fill the token budget; older ones never fit anyway
+_UNGROUNDED = retrieval_service.Grounding(has_documents=False, hits=(), pending=())  # the chat has no documents
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,7 +103,11 @@ async def begin_turn(state: AppState, session_id: uuid.UUID, chat_id: uuid.UUID,
         if not chat.named_by_user and not history:
             chat.name = title_from(content, settings.chat.title_chars)
         chat.updated_at = utcnow()
-        return await _prepare(state, db, session_id, chat.id, MessageOut.model_validate(user), history)
+        question = MessageOut.model_validate(user)
+        documents = await retrieval_service.documents_in_scope(db, session_id, chat.id)
+        if not documents:
+            return await _prepare(state, db, chat.id, question, history, _UNGROUNDED)
+    return await _prepare_grounded(state, chat_id, question, history, documents)
 
 
 async def begin_regenerate(state: AppState, session_id: uuid.UUID, chat_id: uuid.UUID) -> Turn:
@@ -117,22 +123,39 @@ async def begin_regenerate(state: AppState, session_id: uuid.UUID, chat_id: uuid
             await db.delete(stale)
         chat.updated_at = utcnow()
         question = MessageOut.model_validate(messages[last_question])
-        return await _prepare(state, db, session_id, chat.id, question, messages[:last_question])
+        history = messages[:last_question]
+        documents = await retrieval_service.documents_in_scope(db, session_id, chat.id)
+        if not documents:
+            return await _prepare(state, db, chat.id, question, history, _UNGROUNDED)
+    return await _prepare_grounded(state, chat_id, question, history, documents)
+
+
+async def _prepare_grounded(
+    state: AppState,
+    chat_id: uuid.UUID,
+    question: MessageOut,
+    history: Sequence[Message],
+    documents: Sequence[Document],
+) -> Turn:
+    """With the question already committed: retrieve (no connection held while the question is embedded),
+    then store the answer placeholder in a second short transaction."""
+    grounding = await retrieval_service.ground(state, documents, question.content)
+    async with state.database.transaction() as db:
+        return await _prepare(state, db, chat_id, question, history, grounding)
 
 
 async def _prepare(
     state: AppState,
     db: AsyncSession,
-    session_id: uuid.UUID,
     chat_id: uuid.UUID,
     question: MessageOut,
     history: Sequence[Message],
+    grounding: retrieval_service.Grounding,
 ) -> Turn:
-    """Retrieve from the chat's documents, build the prompt, and store the answer placeholder."""
+    """Build the prompt and store the answer placeholder."""
     settings = state.settings
     budget = _budget(settings, question.content)
     prompt = build_prompt(settings.llm.system_prompt, history, question.content, budget)
-    grounding = await retrieval_service.ground(state, db, session_id, chat_id, question.content)
     citations = grounding.citations if grounding.has_documents else []
     if grounding.has_documents:
         prompt = ground_prompt(prompt, grounding.hits)

@@ -55,7 +55,8 @@ async def _grounded(state: AppState, session_id: uuid.UUID, prompt: list[PromptM
     if prompt[-1].role != "user":
         return prompt
     async with state.database.transaction() as db:
-        grounding = await retrieval_service.ground(state, db, session_id, None, prompt[-1].content)
+        documents = await retrieval_service.documents_in_scope(db, session_id, None)
+    grounding = await retrieval_service.ground(state, documents, prompt[-1].content)
     return ground_prompt(prompt, grounding.hits) if grounding.has_documents else prompt
 
 

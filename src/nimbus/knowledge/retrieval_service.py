@@ -1,4 +1,10 @@
-"""Retrieval for a request: scope the documents, embed the query off the event loop, search, cite."""
+"""Retrieval for a request: scope the documents, embed the query off the event loop, search, cite.
+
+No database connection is held while the query is embedded: with a remote embedding provider that is a
+network round trip (and, when the provider hangs, a timeout) that would otherwise pin a pool connection.
+The documents in scope are read first, in the caller's transaction, and the search runs in a short one of
+its own once the vector is known.
+"""
 
 from __future__ import annotations
 
@@ -25,11 +31,12 @@ class Grounding:
     """What a question found in the documents of its chat."""
 
     has_documents: bool
-    hits: list[SearchHitOut]
-    pending: list[Document]  # documents still being ingested (answered from what is ready)
+    hits: Sequence[SearchHitOut]
+    pending: Sequence[Document]  # documents still being ingested (answered from what is ready)
 
     @property
     def citations(self) -> list[Citation]:
+        """What the answer cites: one per passage the prompt was grounded in."""
         return [
             Citation.model_validate(hit.model_dump(exclude={"heading_path", "vector_similarity", "lexical_score"}))
             for hit in self.hits
@@ -50,24 +57,25 @@ def source_link(document: Document, page: int | None, start_seconds: float | Non
 
 
 async def _search(
-    state: AppState, db: AsyncSession, documents: Sequence[Document], query: str, *, k: int, mode: Mode
+    state: AppState, documents: Sequence[Document], query: str, *, k: int, mode: Mode
 ) -> list[SearchHitOut]:
     ready = {d.id: d for d in documents if d.status == DocumentStatus.READY or d.chunks_done}
     if not ready:
         return []
     knowledge = state.settings.knowledge
     vector = await asyncio.to_thread(state.embedder.embed_query, query)
-    hits = await retrieval.search(
-        db,
-        query,
-        vector,
-        list(ready),
-        mode=mode,
-        top_k=k,
-        candidates=knowledge.candidates,
-        vector_weight=knowledge.vector_weight,
-        text_search_config=knowledge.text_search_config,
-    )
+    async with state.database.transaction() as db:
+        hits = await retrieval.search(
+            db,
+            query,
+            vector,
+            list(ready),
+            mode=mode,
+            top_k=k,
+            candidates=knowledge.candidates,
+            vector_weight=knowledge.vector_weight,
+            text_search_config=knowledge.text_search_config,
+        )
     out = []
     for hit in hits:
         document = ready[hit.document_id]
@@ -91,9 +99,13 @@ async def _search(
     return out
 
 
+async def documents_in_scope(db: AsyncSession, session_id: uuid.UUID, chat_id: uuid.UUID | None) -> list[Document]:
+    """The documents a chat answers from: its selection, else the whole session library."""
+    return list(await DocumentRepository(db).in_scope(session_id, chat_id))
+
+
 async def search_hits(
     state: AppState,
-    db: AsyncSession,
     session_id: uuid.UUID,
     chat_id: uuid.UUID | None,
     query: str,
@@ -102,23 +114,24 @@ async def search_hits(
     mode: Mode,
 ) -> list[SearchHitOut]:
     """Search the chat's documents (or the session library)."""
-    if chat_id is not None:
-        from nimbus.chat import service as chat_service
+    async with state.database.transaction() as db:
+        if chat_id is not None:
+            from nimbus.chat import service as chat_service
 
-        await chat_service.owned_chat(db, chat_id, session_id)
-    documents = await DocumentRepository(db).in_scope(session_id, chat_id)
-    return await _search(state, db, documents, query, k=k, mode=mode)
+            await chat_service.owned_chat(db, chat_id, session_id)
+        documents = await documents_in_scope(db, session_id, chat_id)
+    return await _search(state, documents, query, k=k, mode=mode)
 
 
-async def ground(
-    state: AppState, db: AsyncSession, session_id: uuid.UUID, chat_id: uuid.UUID | None, question: str
-) -> Grounding:
-    """Passages relevant enough to answer `question` from, and which documents are not ready yet."""
-    documents = await DocumentRepository(db).in_scope(session_id, chat_id)
+async def ground(state: AppState, documents: Sequence[Document], question: str) -> Grounding:
+    """Passages of `documents` relevant enough to answer `question` from, and which are not ready yet.
+
+    Call it outside any transaction: it embeds the question first, then searches in a transaction of its own.
+    """
     if not documents:
-        return Grounding(has_documents=False, hits=[], pending=[])
+        return Grounding(has_documents=False, hits=(), pending=())
     knowledge = state.settings.knowledge
-    hits = await _search(state, db, documents, question, k=knowledge.top_k, mode="hybrid")
+    hits = await _search(state, documents, question, k=knowledge.top_k, mode="hybrid")
     relevant = [h for h in hits if (h.vector_similarity or 0.0) >= knowledge.min_similarity]
     pending = [d for d in documents if d.status in IN_PROGRESS]
     return Grounding(has_documents=True, hits=relevant, pending=pending)

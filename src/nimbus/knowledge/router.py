@@ -139,7 +139,6 @@ async def select_chat_documents(
 @router.get("/search", responses=error_responses(ChatNotFound))
 async def search(
     state: State,
-    db: DbSession,
     session: CurrentSession,
     q: Annotated[str, Query(min_length=1, max_length=2000)],
     chat_id: uuid.UUID | None = None,
@@ -147,5 +146,5 @@ async def search(
     mode: Literal["hybrid", "vector", "lexical"] = "hybrid",
 ) -> SearchOut:
     """Hybrid search over the chat's documents (or the whole library): the passages and their scores."""
-    hits = await retrieval_service.search_hits(state, db, session.id, chat_id, q, k=k, mode=mode)
+    hits = await retrieval_service.search_hits(state, session.id, chat_id, q, k=k, mode=mode)
     return SearchOut(query=q, mode=mode, hits=hits)
