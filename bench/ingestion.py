@@ -33,9 +33,9 @@ from pathlib import Path
 import httpx
 import psutil
 
-from nimbus.config import KnowledgeSettings, setting_names
+from nimbus.config import KnowledgeSettings, LLMSettings, setting_names
 from nimbus.knowledge.chunking import chunk_sections
-from nimbus.knowledge.embeddings import LocalEmbedder
+from nimbus.knowledge.embeddings import LocalEmbedder, build_embedder
 from nimbus.knowledge.loaders.files import open_file
 
 PDFS = Path("/work/shared/data/pdfs")
@@ -231,7 +231,8 @@ def merge_pdfs(names: tuple[str, ...], target: Path) -> int:
 def measure(args: argparse.Namespace, data_dir: Path, outcome: dict[str, object]) -> dict[str, object]:
     """Every run: the PDF through the server, pure embedding of its chunks, then the merged document."""
     settings = KnowledgeSettings(_env_file=None)
-    embedder = LocalEmbedder(batch_size=settings.embedding_batch_size)
+    embedder = build_embedder(settings, LLMSettings(_env_file=None))  # as the server builds it (precision too)
+    assert isinstance(embedder, LocalEmbedder)
     texts = chunk_texts(PDF, settings, embedder)
     embedder.embed_documents(texts[:64])  # loads the model and warms it up
     big = data_dir / "merged.pdf"
@@ -254,6 +255,7 @@ def measure(args: argparse.Namespace, data_dir: Path, outcome: dict[str, object]
                 print(f"run {run}: {big_pages} merged pages {json.dumps(asdict(large[-1]))}")
     ratios = [round(s.wall_s / wall, 3) for s, (wall, _) in zip(small, pure, strict=True)]
     figures: dict[str, object] = {"pdf": PDF.name, "poll_s": args.poll, "chunks_in_process": len(texts)}
+    figures["embedding_precision"] = "bfloat16" if embedder.bfloat16 else "float32"
     figures |= {"chunk_chars_mean": round(statistics.mean(map(len, texts))), "runs": [asdict(s) for s in small]}
     figures |= {"pure_embedding_s": [wall for wall, _ in pure], "pure_embedding_cpu_s": [cpu for _, cpu in pure]}
     figures |= {"ratios": ratios, "ratio_median": round(statistics.median(ratios), 3)}

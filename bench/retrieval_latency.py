@@ -44,13 +44,13 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from nimbus.config import DatabaseSettings
+from nimbus.config import DatabaseSettings, KnowledgeSettings, LLMSettings
 from nimbus.db import migrate
 from nimbus.db.base import utcnow
 from nimbus.db.embedded import EmbeddedPostgres
 from nimbus.db.engine import Database
 from nimbus.knowledge import index, retrieval
-from nimbus.knowledge.embeddings import LocalEmbedder
+from nimbus.knowledge.embeddings import LocalEmbedder, build_embedder
 from nimbus.knowledge.models import Document, DocumentStatus, SourceKind
 from nimbus.knowledge.types import ChunkDraft
 from nimbus.sessions.models import Session
@@ -225,7 +225,8 @@ async def loaded(database: Database) -> Corpus:
 async def run_queries(
     url: str, args: argparse.Namespace, corpus_source: Callable[[], tuple[Sequence[str], np.ndarray]] | None
 ) -> dict[str, object]:
-    embedder = LocalEmbedder()
+    embedder = build_embedder(KnowledgeSettings(_env_file=None), LLMSettings(_env_file=None))  # as the server does
+    assert isinstance(embedder, LocalEmbedder)
     queries = questions(args.queries)
     query_vectors = [embedder.embed_query(query) for query in queries]
     database = Database.connect(url, DatabaseSettings(_env_file=None))

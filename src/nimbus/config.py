@@ -125,6 +125,14 @@ class EmbeddingProvider(StrEnum):
     OPENAI = "openai"
 
 
+class EmbeddingPrecision(StrEnum):
+    """How the local embedding model computes: bfloat16 where the CPU has native support (auto), or as set."""
+
+    AUTO = "auto"
+    FLOAT32 = "float32"
+    BFLOAT16 = "bfloat16"
+
+
 def _env_field(name: str, default: Any, **constraints: Any) -> Any:
     return Field(default=default, validation_alias=AliasChoices(name), **constraints)
 
@@ -136,6 +144,7 @@ class KnowledgeSettings(_Base):
     embedding_model: str | None = _env_field("NIMBUS_EMBEDDING_MODEL", None)
     embedding_base_url: str | None = _env_field("NIMBUS_EMBEDDING_BASE_URL", None)
     embedding_batch_size: int = _env_field("NIMBUS_EMBEDDING_BATCH_SIZE", 32, ge=1, le=1024)
+    embedding_precision: EmbeddingPrecision = _env_field("NIMBUS_EMBEDDING_PRECISION", EmbeddingPrecision.AUTO)
     chunk_tokens: int = _env_field("NIMBUS_CHUNK_TOKENS", 200, ge=32, le=8192)
     chunk_overlap_tokens: int = _env_field("NIMBUS_CHUNK_OVERLAP_TOKENS", 24, ge=0)
     max_upload_mb: int = _env_field("NIMBUS_MAX_UPLOAD_MB", 200, ge=1)

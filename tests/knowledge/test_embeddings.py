@@ -7,13 +7,15 @@ import subprocess
 import sys
 import threading
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 from transformers import AutoTokenizer
 
-from nimbus.config import KnowledgeSettings, LLMSettings
+from nimbus.config import EmbeddingPrecision, KnowledgeSettings, LLMSettings
+from nimbus.knowledge.cpu import use_bfloat16
 from nimbus.knowledge.embeddings import (
     EmbeddingError,
     LocalEmbedder,
@@ -50,6 +52,50 @@ def test_local_vectors_are_384_long_and_unit_length(local_embedder: LocalEmbedde
     assert [len(v) for v in vectors] == [384, 384]
     assert all(isinstance(x, float) for x in vectors[0])
     assert np.linalg.norm(vectors, axis=1) == pytest.approx([1.0, 1.0], abs=1e-5)
+
+
+@pytest.mark.parametrize(
+    ("flags", "precision", "expected"),
+    [
+        ("fpu sse avx2 avx512f avx512_bf16 avx512_vnni", "auto", True),
+        ("fpu sse avx2 amx_tile amx_bf16", "auto", True),
+        ("fpu sse avx2 avx512f avx512_vnni", "auto", False),
+        ("fpu sse avx2 avx512_bf16", "float32", False),
+        ("fpu sse avx2", "bfloat16", True),
+        (None, "auto", False),  # no /proc/cpuinfo (not Linux)
+    ],
+)
+def test_bfloat16_is_used_where_the_cpu_computes_it_natively(
+    tmp_path: Path, flags: str | None, precision: str, expected: bool
+) -> None:
+    cpuinfo = tmp_path / "cpuinfo"
+    if flags is not None:
+        cpuinfo.write_text(f"processor\t: 0\nmodel name\t: Some CPU\nflags\t\t: {flags}\n\nprocessor\t: 1\n")
+    assert use_bfloat16(EmbeddingPrecision(precision), cpuinfo) is expected
+
+
+def test_the_precision_setting_reaches_the_local_embedder() -> None:
+    llm = LLMSettings(_env_file=None)
+    for precision, expected in (("float32", False), ("bfloat16", True)):
+        embedder = build_embedder(KnowledgeSettings(_env_file=None, embedding_precision=precision), llm)
+        assert isinstance(embedder, LocalEmbedder)
+        assert embedder.bfloat16 is expected
+
+
+@pytest.mark.slow
+def test_bfloat16_vectors_agree_with_float32_ones(local_embedder: LocalEmbedder) -> None:
+    passages = [
+        "Risk management framework for information systems and organizations.",
+        "A kitten is napping on the couch.",
+        "The great storm of 1783 destroyed half of the fishing fleet. " * 8,
+    ]
+    half = LocalEmbedder(batch_size=4, bfloat16=True)
+    reference = np.array(local_embedder.embed_documents(passages))
+    vectors = np.array(half.embed_documents(passages))
+    assert np.linalg.norm(vectors, axis=1) == pytest.approx([1.0] * 3, abs=1e-5)
+    assert (reference * vectors).sum(axis=1).min() > 0.999
+    query = "When was the fishing fleet destroyed?"
+    assert cosine(half.embed_query(query), local_embedder.embed_query(query)) > 0.999
 
 
 @pytest.mark.slow

@@ -7,6 +7,7 @@ with the `tokenizers` library alone (no torch, ~20 ms), so chunking can start wh
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -20,6 +21,7 @@ import numpy as np
 
 from nimbus.config import EmbeddingProvider, KnowledgeSettings, LLMSettings
 from nimbus.errors import NimbusError
+from nimbus.knowledge.cpu import use_bfloat16
 from nimbus.knowledge.models import EMBEDDING_DIMENSIONS
 from nimbus.knowledge.types import Embedder
 from nimbus.llm.openai_common import error_detail, is_http_url, scrub
@@ -49,7 +51,8 @@ def build_embedder(knowledge: KnowledgeSettings, llm: LLMSettings) -> Embedder:
     """The configured embedder; nothing is loaded yet (call `LocalEmbedder.load()` from a worker thread)."""
     if knowledge.embedding_provider is EmbeddingProvider.OPENAI:
         return OpenAIEmbedder(knowledge, llm)
-    return LocalEmbedder(batch_size=knowledge.embedding_batch_size)
+    bfloat16 = use_bfloat16(knowledge.embedding_precision)
+    return LocalEmbedder(batch_size=knowledge.embedding_batch_size, bfloat16=bfloat16)
 
 
 def bundled_model_path() -> Path:
@@ -79,8 +82,11 @@ class MiniLMTokenizer:
 class LocalEmbedder:
     """all-MiniLM-L6-v2 on the CPU via sentence-transformers, loaded once (≈ 0.5 GB resident)."""
 
-    def __init__(self, batch_size: int = 32, model_path: Path | None = None) -> None:
+    def __init__(self, batch_size: int = 32, model_path: Path | None = None, *, bfloat16: bool = False) -> None:
         self._batch_size = batch_size
+        # bfloat16 autocast: matrix products in bfloat16, normalisations and softmax in float32. With native CPU
+        # support it embeds about 2.6x faster; vectors keep a cosine above 0.9999 to the float32 ones.
+        self.bfloat16 = bfloat16
         self._path = model_path
         self._load_lock = threading.Lock()
         self._tokenizer_lock = threading.Lock()
@@ -151,8 +157,9 @@ class LocalEmbedder:
         import torch
 
         encode = model.encode_query if query else model.encode_document
+        precision = torch.autocast("cpu", dtype=torch.bfloat16) if self.bfloat16 else contextlib.nullcontext()
         try:
-            with torch.inference_mode():
+            with torch.inference_mode(), precision:
                 array = encode(
                     texts,
                     batch_size=self._batch_size,
@@ -195,7 +202,8 @@ class LocalEmbedder:
         # The first call configures the tokenizer's padding and truncation, which must not race: do it here.
         self._encode(model, ["warm-up"], query=True)
         self.load_seconds = time.perf_counter() - began
-        log.info("loaded embedding model %s in %.2f s", LOCAL_MODEL_NAME, self.load_seconds)
+        precision = "bfloat16" if self.bfloat16 else "float32"
+        log.info("loaded embedding model %s (%s) in %.2f s", LOCAL_MODEL_NAME, precision, self.load_seconds)
         return model
 
 
