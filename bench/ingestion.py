@@ -6,7 +6,7 @@ server and of its PostgreSQL. The same chunk texts (the project's loader and chu
 in this process with `LocalEmbedder.embed_documents`; target: pipeline ÷ pure embedding ≤ 1.15. Last, three
 real PDFs merged into 413 pages are ingested (target < 60 s). Status requests (every `--poll` s, 0.1 by
 default) cost the server CPU time that the embedder then lacks; the Streamlit UI polls every 1 s.
-Run: .venv/bin/python bench/ingestion.py [--runs N] [--skip-400] [--poll S]; the last line printed is a JSON
+Run: .venv/bin/python bench/ingestion.py [--runs N] [--skip-400] [--poll S] [--precision P]; the last line is a JSON
 object of every figure.
 """
 
@@ -99,7 +99,9 @@ def _sum(root: psutil.Process, measure: Callable[[psutil.Process], float]) -> fl
 
 
 @contextmanager
-def nimbus_serve(data_dir: Path, outcome: dict[str, object]) -> Iterator[tuple[httpx.Client, tuple[int, int]]]:
+def nimbus_serve(
+    data_dir: Path, outcome: dict[str, object], precision: str
+) -> Iterator[tuple[httpx.Client, tuple[int, int]]]:
     """`nimbus serve` on the embedded PostgreSQL in `data_dir`; on exit SIGTERM, and record in `outcome` its exit
     status and whether PostgreSQL stopped with it. Yields a client and the pids of the server and the postmaster."""
     with socket.socket() as probe:
@@ -107,6 +109,7 @@ def nimbus_serve(data_dir: Path, outcome: dict[str, object]) -> Iterator[tuple[h
         port = int(probe.getsockname()[1])
     env = {name: value for name, value in os.environ.items() if name not in setting_names()}
     env |= {"NIMBUS_DATA_DIR": str(data_dir), "NIMBUS_LLM_PROVIDER": "openai", "NIMBUS_LOG_LEVEL": "WARNING"}
+    env["NIMBUS_EMBEDDING_PRECISION"] = precision
     env["NIMBUS_LLM_BASE_URL"] = "http://127.0.0.1:9/v1"  # chat is not used
     command = [sys.executable, "-m", "nimbus", "serve", "--host", "127.0.0.1", "--port", str(port)]
     log = data_dir / "server.log"
@@ -230,7 +233,7 @@ def merge_pdfs(names: tuple[str, ...], target: Path) -> int:
 
 def measure(args: argparse.Namespace, data_dir: Path, outcome: dict[str, object]) -> dict[str, object]:
     """Every run: the PDF through the server, pure embedding of its chunks, then the merged document."""
-    settings = KnowledgeSettings(_env_file=None)
+    settings = KnowledgeSettings(_env_file=None, embedding_precision=args.precision)
     embedder = build_embedder(settings, LLMSettings(_env_file=None))  # as the server builds it (precision too)
     assert isinstance(embedder, LocalEmbedder)
     texts = chunk_texts(PDF, settings, embedder)
@@ -240,7 +243,7 @@ def measure(args: argparse.Namespace, data_dir: Path, outcome: dict[str, object]
     small: list[Ingested] = []
     large: list[Ingested] = []
     pure: list[tuple[float, float]] = []
-    with nimbus_serve(data_dir, outcome) as (http, pids):
+    with nimbus_serve(data_dir, outcome, args.precision) as (http, pids):
         (tiny := data_dir / "warm-up.txt").write_text("Ready once the server has loaded its embedding model.\n")
         ingest(http, tiny, pids)
         for run in range(1, args.runs + 1):
@@ -272,6 +275,7 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=1, help="rounds of: PDF, pure embedding, merged PDF")
     parser.add_argument("--skip-400", action="store_true", help="leave out the merged 413-page document")
     parser.add_argument("--poll", type=float, default=POLL_SECONDS, help="seconds between status requests")
+    parser.add_argument("--precision", choices=("auto", "float32", "bfloat16"), default="auto", help="of the embedder")
     args = parser.parse_args()
     for name in setting_names():  # the server and this process both run on the defaults
         os.environ.pop(name, None)

@@ -8,12 +8,14 @@ with the `tokenizers` library alone (no torch, ~20 ms), so chunking can start wh
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import logging
 import os
 import threading
 import time
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -90,8 +92,8 @@ class LocalEmbedder:
         self._path = model_path
         self._load_lock = threading.Lock()
         self._tokenizer_lock = threading.Lock()
-        # Passage batches take turns (each already keeps every core busy); queries are small and never wait.
-        self._documents_lock = threading.Lock()
+        # Passage batches run side by side, one per core, each on one thread (see `embed_documents`).
+        self._workers: ThreadPoolExecutor | None = None
         self._model: SentenceTransformer | None = None
         self._tokenizer: MiniLMTokenizer | None = None
         self._max_tokens: int | None = None
@@ -133,18 +135,28 @@ class LocalEmbedder:
         self._loaded_model()
 
     def close(self) -> None:
-        """Nothing to release: the model lives as long as the process."""
+        """Stop the batch workers (the model itself lives as long as the process)."""
+        if self._workers is not None:
+            self._workers.shutdown(wait=False, cancel_futures=True)
 
     def embed_documents(self, texts: Sequence[str]) -> list[list[float]]:
-        """Unit vectors of passages, in order, encoded `batch_size` at a time."""
+        """Unit vectors of passages, in order, encoded `batch_size` at a time.
+
+        Texts of similar length are batched together (less padding), and the batches run in parallel, one per
+        core, each single-threaded: 8 % faster than every batch spread over all cores, and other work (parsing,
+        indexing, requests) taking a core then delays one batch instead of stalling every core's share of it.
+        """
         model = self._loaded_model()
-        # Batch texts of similar length (less padding), one batch per lock hold so queries wait one batch at most.
         order = sorted(range(len(texts)), key=lambda index: -len(texts[index]))
+        batches = [order[first : first + self._batch_size] for first in range(0, len(order), self._batch_size)]
+
+        def encode(indices: list[int]) -> list[list[float]]:
+            return self._encode(model, [texts[i] for i in indices], query=False)
+
+        workers = self._workers
+        encoded = workers.map(encode, batches) if workers is not None and len(batches) > 1 else map(encode, batches)
         vectors: list[list[float]] = [[] for _ in texts]
-        for first in range(0, len(order), self._batch_size):
-            indices = order[first : first + self._batch_size]
-            with self._documents_lock:
-                batch = self._encode(model, [texts[i] for i in indices], query=False)
+        for indices, batch in zip(batches, encoded, strict=True):
             for index, vector in zip(indices, batch, strict=True):
                 vectors[index] = vector
         return vectors
@@ -172,6 +184,14 @@ class LocalEmbedder:
         matrix: list[list[float]] = np.asarray(array, dtype=np.float32).tolist()
         return matrix
 
+    def _start_workers(self) -> None:
+        import torch
+
+        cores = _torch_cores()
+        if cores > 1:
+            torch.set_num_threads(1)  # each batch on one core; the cores work on different batches
+            self._workers = ThreadPoolExecutor(cores, thread_name_prefix="nimbus-embed")
+
     def _model_path(self) -> Path:
         return self._path or bundled_model_path()
 
@@ -196,6 +216,7 @@ class LocalEmbedder:
             model = SentenceTransformer(str(self._model_path()), device="cpu")
         except (OSError, ImportError, RuntimeError, ValueError) as exc:
             raise EmbeddingError(f"The local embedding model could not be loaded: {exc}") from exc
+        self._start_workers()
         dimensions = model.get_embedding_dimension()
         if dimensions != EMBEDDING_DIMENSIONS:
             raise EmbeddingError(f"{self._model_path()} gives {dimensions}-d vectors; the index stores 384-d ones.")
@@ -338,3 +359,11 @@ class OpenAIEmbedder:
 
     def _scrub(self, text: str) -> str:
         return scrub(text, self._secret)
+
+
+@functools.cache
+def _torch_cores() -> int:
+    """torch's own choice of threads (the physical cores, or OMP_NUM_THREADS), read before it is set to 1."""
+    import torch
+
+    return int(torch.get_num_threads())
