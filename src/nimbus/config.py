@@ -143,7 +143,7 @@ class KnowledgeSettings(_Base):
     embedding_provider: EmbeddingProvider = _env_field("NIMBUS_EMBEDDING_PROVIDER", EmbeddingProvider.LOCAL)
     embedding_model: str | None = _env_field("NIMBUS_EMBEDDING_MODEL", None)
     embedding_base_url: str | None = _env_field("NIMBUS_EMBEDDING_BASE_URL", None)
-    embedding_batch_size: int = _env_field("NIMBUS_EMBEDDING_BATCH_SIZE", 32, ge=1, le=1024)
+    embedding_batch_size: int = _env_field("NIMBUS_EMBEDDING_BATCH_SIZE", 16, ge=1, le=1024)
     embedding_precision: EmbeddingPrecision = _env_field("NIMBUS_EMBEDDING_PRECISION", EmbeddingPrecision.AUTO)
     chunk_tokens: int = _env_field("NIMBUS_CHUNK_TOKENS", 200, ge=32, le=8192)
     chunk_overlap_tokens: int = _env_field("NIMBUS_CHUNK_OVERLAP_TOKENS", 24, ge=0)

@@ -84,7 +84,7 @@ class MiniLMTokenizer:
 class LocalEmbedder:
     """all-MiniLM-L6-v2 on the CPU via sentence-transformers, loaded once (≈ 0.5 GB resident)."""
 
-    def __init__(self, batch_size: int = 32, model_path: Path | None = None, *, bfloat16: bool = False) -> None:
+    def __init__(self, batch_size: int = 16, model_path: Path | None = None, *, bfloat16: bool = False) -> None:
         self._batch_size = batch_size
         # bfloat16 autocast: matrix products in bfloat16, normalisations and softmax in float32. With native CPU
         # support it embeds about 2.6x faster; vectors keep a cosine above 0.9999 to the float32 ones.
