@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import sys
@@ -80,6 +81,20 @@ def test_the_precision_setting_reaches_the_local_embedder() -> None:
         embedder = build_embedder(KnowledgeSettings(_env_file=None, embedding_precision=precision), llm)
         assert isinstance(embedder, LocalEmbedder)
         assert embedder.bfloat16 is expected
+
+
+@pytest.mark.slow
+def test_batches_run_one_per_core_and_workers_get_the_gil_back_quickly(local_embedder: LocalEmbedder) -> None:
+    import torch
+
+    cores = len(os.sched_getaffinity(0))
+    if cores > 1:
+        assert torch.get_num_threads() == 1
+        assert sys.getswitchinterval() <= 0.001
+    texts = [f"Passage number {n} about {'harbours ' * (n % 7)}and storms." for n in range(23)]
+    together = local_embedder.embed_documents(texts)
+    one_by_one = [local_embedder.embed_documents([text])[0] for text in texts]
+    assert np.allclose(together, one_by_one, atol=1e-3)  # parallel batches keep every vector in its place
 
 
 @pytest.mark.slow

@@ -12,6 +12,7 @@ import functools
 import json
 import logging
 import os
+import sys
 import threading
 import time
 from collections.abc import Sequence
@@ -39,6 +40,7 @@ LOCAL_MODEL_NAME = "all-MiniLM-L6-v2"
 SPECIAL_TOKENS = 2  # [CLS] and [SEP] count against the model's max_seq_length
 PLACEHOLDER_API_KEY = "not-needed"
 CONNECT_TIMEOUT_SECONDS = 10.0
+SWITCH_INTERVAL_SECONDS = 0.001
 
 
 class EmbeddingError(NimbusError):
@@ -191,6 +193,10 @@ class LocalEmbedder:
         if cores > 1:
             torch.set_num_threads(1)  # each batch on one core; the cores work on different batches
             self._workers = ThreadPoolExecutor(cores, thread_name_prefix="nimbus-embed")
+            # Between native operations a worker needs the GIL back; while another thread runs Python (parsing,
+            # the event loop) it waits up to the switch interval, 5 ms by default, on every operation.
+            # 1 ms took the ingestion of 183 pages from 9.7 to 9.3 s.
+            sys.setswitchinterval(min(sys.getswitchinterval(), SWITCH_INTERVAL_SECONDS))
 
     def _model_path(self) -> Path:
         return self._path or bundled_model_path()
