@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
 
 import httpx
 import pytest
+from fastapi import FastAPI
 
 from nimbus.app import Components
 from nimbus.knowledge.types import Embedder
+from nimbus.state import AppState
 from nimbus.storage.local import LocalBlobStore
 from tests.knowledge.helpers import ingest
 from tests.pdfs import make_pdf
@@ -27,12 +29,14 @@ class DownloadingBlobStore:
         self.bucket = LocalBlobStore(bucket)
         self.downloads = downloads
         self.handed_out: list[Path] = []
+        self.on_download: Callable[[], None] = lambda: None
 
     def put(self, key: str, source: BinaryIO) -> int:
         return self.bucket.put(key, source)
 
     @contextmanager
     def local_path(self, key: str) -> Iterator[Path]:
+        self.on_download()
         with self.bucket.local_path(key) as stored:
             descriptor, name = tempfile.mkstemp(dir=self.downloads, prefix="download-")
             with open(descriptor, "wb") as copy, stored.open("rb") as original:
@@ -76,6 +80,18 @@ async def test_a_downloaded_copy_is_served_whole_then_deleted(
     assert len(store.handed_out) == 2
     assert not any(path.exists() for path in store.handed_out)
     assert list(store.downloads.iterdir()) == []
+
+
+async def test_no_database_connection_waits_on_the_download(
+    auth: httpx.AsyncClient, store: DownloadingBlobStore, app: FastAPI
+) -> None:
+    document = await ingest(auth, "remote.pdf", make_pdf(["Fetched from a remote store."]))
+    state: AppState = app.state.nimbus
+    checked_out: list[int] = []
+    store.on_download = lambda: checked_out.append(state.database.engine.pool.checkedout())  # type: ignore[attr-defined]
+    served = await auth.get(f"/api/v1/documents/{document['id']}/file")
+    assert served.status_code == 200
+    assert checked_out == [0]
 
 
 async def test_a_blob_missing_from_the_store_is_a_404_not_a_500(

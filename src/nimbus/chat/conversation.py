@@ -35,7 +35,6 @@ from nimbus.state import AppState
 log = logging.getLogger(__name__)
 
 HISTORY_WINDOW = 200  # messages read to fill the token budget; older ones never fit anyway
-_UNGROUNDED = retrieval_service.Grounding(has_documents=False, hits=(), pending=())  # the chat has no documents
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,7 +105,7 @@ async def begin_turn(state: AppState, session_id: uuid.UUID, chat_id: uuid.UUID,
         question = MessageOut.model_validate(user)
         documents = await retrieval_service.documents_in_scope(db, session_id, chat.id)
         if not documents:
-            return await _prepare(state, db, chat.id, question, history, _UNGROUNDED)
+            return await _prepare(state, db, chat.id, question, history, retrieval_service.NO_DOCUMENTS)
     return await _prepare_grounded(state, chat_id, question, history, documents)
 
 
@@ -126,7 +125,7 @@ async def begin_regenerate(state: AppState, session_id: uuid.UUID, chat_id: uuid
         history = messages[:last_question]
         documents = await retrieval_service.documents_in_scope(db, session_id, chat.id)
         if not documents:
-            return await _prepare(state, db, chat.id, question, history, _UNGROUNDED)
+            return await _prepare(state, db, chat.id, question, history, retrieval_service.NO_DOCUMENTS)
     return await _prepare_grounded(state, chat_id, question, history, documents)
 
 

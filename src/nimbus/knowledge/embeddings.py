@@ -194,8 +194,8 @@ class LocalEmbedder:
             torch.set_num_threads(1)  # each batch on one core; the cores work on different batches
             self._workers = ThreadPoolExecutor(cores, thread_name_prefix="nimbus-embed")
             # Between native operations a worker needs the GIL back; while another thread runs Python (parsing,
-            # the event loop) it waits up to the switch interval, 5 ms by default, on every operation.
-            # 1 ms took the ingestion of 183 pages from 9.7 to 9.3 s.
+            # the event loop) it waits up to the switch interval, 5 ms by default, on every operation
+            # (docs/benchmarks.md, ingestion: measured effect and its run-to-run spread).
             sys.setswitchinterval(min(sys.getswitchinterval(), SWITCH_INTERVAL_SECONDS))
 
     def _model_path(self) -> Path:

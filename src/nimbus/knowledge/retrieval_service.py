@@ -43,6 +43,9 @@ class Grounding:
         ]
 
 
+NO_DOCUMENTS = Grounding(has_documents=False, hits=(), pending=())  # a chat with nothing to search
+
+
 def source_link(document: Document, page: int | None, start_seconds: float | None) -> str | None:
     """Where a user can open the cited place: the PDF page, the video moment, the web page."""
     if document.kind == SourceKind.YOUTUBE and document.source_url:
@@ -129,7 +132,7 @@ async def ground(state: AppState, documents: Sequence[Document], question: str) 
     Call it outside any transaction: it embeds the question first, then searches in a transaction of its own.
     """
     if not documents:
-        return Grounding(has_documents=False, hits=(), pending=())
+        return NO_DOCUMENTS
     knowledge = state.settings.knowledge
     hits = await _search(state, documents, question, k=knowledge.top_k, mode="hybrid")
     relevant = [h for h in hits if (h.vector_similarity or 0.0) >= knowledge.min_similarity]

@@ -93,14 +93,13 @@ async def get_document(document_id: uuid.UUID, db: DbSession, session: CurrentSe
     response_class=FileResponse,
     responses={200: {"content": {"application/octet-stream": {}}}, **error_responses(DocumentNotFound)},
 )
-async def document_file(document_id: uuid.UUID, state: State, db: DbSession, session: CurrentSession) -> Response:
+async def document_file(document_id: uuid.UUID, state: State, session: CurrentSession) -> Response:
     """The original uploaded file (open a PDF at a cited page with `#page=N`)."""
-    document = await service.owned_document(db, document_id, session.id)
-    original = await service.original_file(state.blobs, document)
+    original = await service.original_file(state.database, state.blobs, document_id, session.id)
     return FileResponse(
         original.path,
-        media_type=document.media_type or "application/octet-stream",
-        filename=document.name,
+        media_type=original.media_type,
+        filename=original.name,
         content_disposition_type="inline",
         background=BackgroundTask(original.release),  # after the last byte is sent
     )

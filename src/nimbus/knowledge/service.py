@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from nimbus.chat import service as chat_service
 from nimbus.db.base import utcnow
+from nimbus.db.engine import Database
 from nimbus.knowledge.errors import DocumentNotFound, EmptyUpload, UploadTooLarge
 from nimbus.knowledge.links import canonical_link
 from nimbus.knowledge.locks import job_lock_key
@@ -147,11 +148,21 @@ class OriginalFile:
     """A local copy of a document's original file, valid until `release` is called."""
 
     path: Path
+    name: str
+    media_type: str
     release: Callable[[], None]  # blocking: ends the store's hold (a remote store deletes its download)
 
 
-async def original_file(blobs: BlobStore, document: Document) -> OriginalFile:
-    """The document's original file (only uploads have one), fetched off the event loop if the store is remote."""
+async def original_file(
+    database: Database, blobs: BlobStore, document_id: uuid.UUID, session_id: uuid.UUID
+) -> OriginalFile:
+    """The session's document's original file (only uploads have one).
+
+    The document is looked up in a transaction of its own, closed before the blob store is read: a remote
+    store downloads the file, and no pool connection should wait on that.
+    """
+    async with database.transaction() as db:
+        document = await owned_document(db, document_id, session_id)
     if document.blob_key is None:
         raise DocumentNotFound("This document has no stored file.")
     hold = ExitStack()
@@ -159,7 +170,8 @@ async def original_file(blobs: BlobStore, document: Document) -> OriginalFile:
         path = await anyio.to_thread.run_sync(hold.enter_context, blobs.local_path(document.blob_key))
     except FileNotFoundError:
         raise DocumentNotFound("This document has no stored file.") from None
-    return OriginalFile(path, hold.close)
+    media_type = document.media_type or "application/octet-stream"
+    return OriginalFile(path, document.name, media_type, hold.close)
 
 
 async def list_documents(db: AsyncSession, session_id: uuid.UUID) -> Sequence[Document]:
